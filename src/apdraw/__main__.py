@@ -1,0 +1,5 @@
+import sys
+
+from apdraw.cli import main
+
+sys.exit(main())

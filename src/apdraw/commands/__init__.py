@@ -1,0 +1,1 @@
+"""One module per `apdraw` sub-command; see `apdraw.cli`."""
