@@ -1,0 +1,56 @@
+"""`apdraw train MODEL [-c CONFIG.yaml] [key=value ...]`: train a model with the shared loop.
+
+Examples::
+
+    apdraw train parser -c src/apdraw/configs/parser.yaml loop.steps=20000
+    apdraw train apdrawinggan stage=pretrain loop.out_dir=runs/pre
+    torchrun --nproc_per_node 4 -m apdraw train apdrawinggan ...   # DDP on a cluster
+
+A run resumes from ``<loop.out_dir>/checkpoints/latest.pt`` when it exists
+(``--fresh`` refuses to overwrite such a run instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from apdraw.train import TASKS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", choices=sorted(TASKS), help="what to train")
+    p.add_argument("-c", "--config", help="YAML config file (any subset of the model's config fields)")
+    p.add_argument("--fresh", action="store_true", help="fail if the run folder already holds a checkpoint")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. loop.steps=1000")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import importlib
+    from pathlib import Path
+
+    import yaml
+
+    from apdraw.config import ConfigError, load_config, to_dict
+    from apdraw.train.loop import run_training
+
+    module = importlib.import_module(TASKS[args.model])
+    try:
+        cfg = load_config(module.Config, args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"apdraw train: bad config: {exc}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        print(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        return 0
+    latest = Path(cfg.loop.out_dir) / "checkpoints" / "latest.pt"
+    if args.fresh and latest.exists():
+        print(f"apdraw train: {latest} exists; choose another loop.out_dir or drop --fresh to resume", file=sys.stderr)
+        return 2
+    task = module.Task(cfg)
+    final = run_training(task, cfg.loop, config=cfg)
+    print(f"done: {final}")
+    return 0

@@ -1,0 +1,388 @@
+"""The one training loop every apdraw model shares.
+
+A model plugs in as a :class:`TrainTask`: it owns its dataset, builds its
+modules/optimisers/schedulers in :meth:`TrainTask.build`, and does one
+optimisation step in :meth:`TrainTask.train_step`. Everything else lives here,
+once: seeding, data order, device placement, bf16 autocast on CUDA,
+torchrun/DDP, atomic checkpoints with exact resume, CSV logs, sample grids and
+a progress bar with ETA.
+
+Exact resume. Data order comes from :class:`EpochSampler`, a pure function of
+(seed, epoch, rank): a resumed run regenerates the same permutation and skips
+the batches already seen, without loading them. Each sample's augmentation
+draws from :func:`sample_rng`, seeded by the sample's key rather than by a
+worker's RNG stream, so it does not matter which worker loads what. The global
+torch/numpy/python RNG states (dropout, noise) are checkpointed with the
+model, optimisers, schedulers and step.
+
+Layout of ``out_dir``::
+
+    config.yaml          the full config of the run (written at start)
+    checkpoints/latest.pt
+    checkpoints/step_XXXXXXX.pt   every ``keep_every`` steps (optional)
+    log.csv              step, seconds, learning rate(s), every logged scalar
+    samples/step_XXXXXXX.png
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, NamedTuple
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm import tqdm
+
+from apdraw.config import to_dict
+from apdraw.io import atomic_write, save_image, save_text
+
+
+@dataclass
+class LoopConfig:
+    """Settings of the shared loop. Model-specific settings live in each task's config."""
+
+    out_dir: str = "runs/default"
+    steps: int = 10_000
+    batch_size: int = 8
+    num_workers: int = 0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # bf16 autocast, CUDA only (bf16 needs no grad scaler)
+    channels_last: bool = True  # CUDA only
+    log_every: int = 20
+    sample_every: int = 500
+    ckpt_every: int = 200
+    keep_every: int = 0  # also keep step_XXXXXXX.pt every N steps; 0 = only latest.pt
+    threads: int = 0  # torch CPU threads; 0 = leave torch's default
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"loop.{name} must be positive, got {getattr(self, name)}")
+        if self.num_workers < 0 or self.keep_every < 0 or self.threads < 0:
+            raise ValueError("loop.num_workers, loop.keep_every and loop.threads must be >= 0")
+
+
+class SampleKey(NamedTuple):
+    """What the loop passes to ``Dataset.__getitem__``: which item, and the seed for its randomness."""
+
+    index: int
+    seed: int
+
+
+def sample_rng(key: SampleKey | int) -> np.random.Generator:
+    """The augmentation RNG for one sample. A plain int index (evaluation use) gets a fixed seed."""
+    if isinstance(key, SampleKey):
+        return np.random.default_rng(key.seed)
+    return np.random.default_rng([int(key), 0x5EED])
+
+
+def key_index(key: SampleKey | int) -> int:
+    return key.index if isinstance(key, SampleKey) else int(key)
+
+
+class EpochSampler(Sampler[SampleKey]):
+    """Yields SampleKeys for one epoch: a permutation that is a pure function of (seed, epoch).
+
+    Under DDP each rank takes every ``world``-th item of the same permutation.
+    ``skip`` drops the first items of the epoch (resume mid-epoch).
+    """
+
+    def __init__(self, n: int, seed: int, epoch: int, skip: int = 0, rank: int = 0, world: int = 1):
+        self.n, self.seed, self.epoch, self.skip, self.rank, self.world = n, seed, epoch, skip, rank, world
+
+    def _keys(self) -> list[SampleKey]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        perm = torch.randperm(self.n, generator=g).tolist()[self.rank :: self.world]
+        seeds = torch.randint(0, 2**62, (self.n,), generator=g).tolist()
+        return [SampleKey(i, seeds[i]) for i in perm]
+
+    def __iter__(self) -> Iterator[SampleKey]:
+        return iter(self._keys()[self.skip :])
+
+    def __len__(self) -> int:
+        return max(0, len(range(self.rank, self.n, self.world)) - self.skip)
+
+
+@dataclass
+class Context:
+    """What a task sees of the run: device, precision, distribution."""
+
+    device: torch.device
+    amp: bool
+    channels_last: bool
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def prepare(self, module: nn.Module) -> nn.Module:
+        """Move a module to the device (channels_last on CUDA)."""
+        module = module.to(self.device)
+        if self.channels_last and self.device.type == "cuda":
+            module = module.to(memory_format=torch.channels_last)
+        return module
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """Wrap a trainable module for DDP when running under torchrun; identity otherwise."""
+        if self.world > 1 and any(p.requires_grad for p in module.parameters()):
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            return nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+        return module
+
+    def to_device(self, batch: Any) -> Any:
+        if isinstance(batch, torch.Tensor):
+            return batch.to(self.device, non_blocking=True)
+        if isinstance(batch, dict):
+            return {k: self.to_device(v) for k, v in batch.items()}
+        if isinstance(batch, (list, tuple)):
+            return type(batch)(self.to_device(v) for v in batch)
+        return batch
+
+
+class TrainTask:
+    """Base class of a model's training task. Subclasses set ``dataset`` and override the hooks."""
+
+    dataset: Dataset
+    config: Any = None
+
+    def __init__(self) -> None:
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+
+    def build(self, ctx: Context) -> None:
+        """Create modules, optimisers and schedulers on ``ctx.device``; register them in the dicts."""
+        raise NotImplementedError
+
+    def train_step(self, batch: Any, step: int, ctx: Context) -> dict[str, float]:
+        """One optimisation step on ``batch`` (already on the device). Returns scalars to log."""
+        raise NotImplementedError
+
+    def sample(self, batch: Any, ctx: Context) -> np.ndarray | None:
+        """A preview grid, (H, W, 3) uint8; called in eval mode under no_grad. None = no samples."""
+        return None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def resolve_device(name: str, rank_local: int = 0) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{rank_local}") if torch.cuda.is_available() else torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use device=cpu")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+def save_checkpoint(path: Path, task: TrainTask, step: int, config: Any) -> None:
+    """Everything needed to continue exactly: weights, optimisers, schedulers, step, RNG states."""
+    state = {
+        "step": step,
+        "modules": {k: _unwrap(m).state_dict() for k, m in task.modules.items()},
+        "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
+        "schedulers": {k: s.state_dict() for k, s in task.schedulers.items()},
+        "rng": _rng_state(),
+        "config": to_dict(config) if dataclasses.is_dataclass(config) else config,
+    }
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    with atomic_write(path) as f:
+        f.write(buf.getbuffer())
+
+
+def load_checkpoint(path: Path, task: TrainTask, map_location: torch.device | str = "cpu") -> int:
+    """Restore a checkpoint written by :func:`save_checkpoint` into a built task; returns its step."""
+    state = torch.load(path, map_location=map_location, weights_only=False)
+    for k, m in task.modules.items():
+        _unwrap(m).load_state_dict(state["modules"][k])
+    for k, o in task.optimizers.items():
+        o.load_state_dict(state["optimizers"][k])
+    for k, s in task.schedulers.items():
+        s.load_state_dict(state["schedulers"][k])
+    _set_rng_state(state["rng"])
+    return int(state["step"])
+
+
+class _CsvLog:
+    """Append-only CSV; on resume, rows past the checkpoint's step are dropped so the log stays consistent."""
+
+    def __init__(self, path: Path, resume_step: int):
+        self.path = path
+        self.fields: list[str] | None = None
+        if path.exists():
+            with path.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+            if rows:
+                self.fields = list(rows[0].keys())
+            rows = [r for r in rows if int(r["step"]) <= resume_step]
+            with atomic_write(path, "w") as f:
+                if self.fields:
+                    w = csv.DictWriter(f, fieldnames=self.fields)
+                    w.writeheader()
+                    w.writerows(rows)
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.fields is None:
+            self.fields = list(row.keys())
+            with self.path.open("w", newline="") as f:
+                csv.DictWriter(f, fieldnames=self.fields).writeheader()
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore").writerow(row)
+
+
+def _init_distributed() -> tuple[int, int, int]:
+    """(rank, local_rank, world) from torchrun's environment; initialises the process group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+    return dist.get_rank(), local, world
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: bool = True) -> Path:
+    """Train ``task`` for ``loop.steps`` steps; returns the path of the final checkpoint.
+
+    ``config`` is the task's full config (saved into the run folder and checkpoints).
+    With ``resume`` and an existing ``checkpoints/latest.pt``, training continues from it exactly.
+    """
+    rank, local_rank, world = _init_distributed()
+    out = Path(loop.out_dir)
+    ckpt_dir = out / "checkpoints"
+    latest = ckpt_dir / "latest.pt"
+    if loop.threads:
+        torch.set_num_threads(loop.threads)
+    device = resolve_device(loop.device, local_rank)
+    ctx = Context(device=device, amp=loop.amp, channels_last=loop.channels_last, rank=rank, world=world)
+
+    seed_everything(loop.seed + rank)
+    task.build(ctx)
+    step = 0
+    if resume and latest.exists():
+        step = load_checkpoint(latest, task, map_location=device)
+        if ctx.is_main:
+            tqdm.write(f"resumed from {latest} at step {step}")
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        import yaml
+
+        save_text(out / "config.yaml", yaml.safe_dump(to_dict(config) if config is not None else to_dict(loop), sort_keys=False))
+    log = _CsvLog(out / "log.csv", step) if ctx.is_main else None
+
+    n = len(task.dataset)  # type: ignore[arg-type]
+    per_rank = len(range(rank, n, world))
+    batches_per_epoch = per_rank // loop.batch_size
+    if batches_per_epoch == 0:
+        raise ValueError(f"dataset has {n} items, fewer than one batch of {loop.batch_size} per process")
+
+    def loader_from(epoch: int, skip_batches: int) -> DataLoader:
+        sampler = EpochSampler(n, loop.seed, epoch, skip_batches * loop.batch_size, rank, world)
+        return DataLoader(
+            task.dataset,
+            batch_size=loop.batch_size,
+            sampler=sampler,
+            num_workers=loop.num_workers,
+            drop_last=True,
+            pin_memory=device.type == "cuda",
+            # An explicit generator: otherwise creating the iterator draws from the
+            # global torch RNG, and a resumed run would diverge from an unbroken one.
+            generator=torch.Generator().manual_seed(loop.seed * 1_000_003 + epoch),
+        )
+
+    def set_train(mode: bool) -> None:
+        for m in task.modules.values():
+            m.train(mode)
+
+    bar = tqdm(total=loop.steps, initial=step, disable=not ctx.is_main, dynamic_ncols=True, desc=out.name)
+    t0 = time.time()
+    # A fixed preview batch (the first of epoch 0), so grids are comparable across resumes.
+    sample_batch = ctx.to_device(next(iter(loader_from(0, 0)))) if ctx.is_main else None
+    set_train(True)
+    while step < loop.steps:
+        epoch, within = divmod(step, batches_per_epoch)
+        for batch in loader_from(epoch, within):
+            batch = ctx.to_device(batch)
+            scalars = task.train_step(batch, step, ctx)
+            for s in task.schedulers.values():
+                s.step()
+            step += 1
+            bar.update(1)
+            if ctx.is_main and (step % loop.log_every == 0 or step == loop.steps):
+                row = {"step": step, "seconds": round(time.time() - t0, 2)}
+                for name, opt in task.optimizers.items():
+                    row[f"lr_{name}"] = opt.param_groups[0]["lr"]
+                row.update({k: float(v) for k, v in scalars.items()})
+                bad = [k for k, v in scalars.items() if not math.isfinite(float(v))]
+                if bad:
+                    raise FloatingPointError(f"step {step}: non-finite loss {bad}; last good checkpoint is {latest}")
+                log.write(row)  # type: ignore[union-attr]
+                bar.set_postfix({k: f"{float(v):.3g}" for k, v in list(scalars.items())[:4]})
+            if ctx.is_main and (step % loop.sample_every == 0 or step == loop.steps):
+                set_train(False)
+                with torch.no_grad():
+                    grid = task.sample(sample_batch, ctx)
+                set_train(True)
+                if grid is not None:
+                    save_image(out / "samples" / f"step_{step:07d}.png", grid)
+            if ctx.is_main and (step % loop.ckpt_every == 0 or step == loop.steps):
+                save_checkpoint(latest, task, step, config)
+                if loop.keep_every and step % loop.keep_every == 0:
+                    save_checkpoint(ckpt_dir / f"step_{step:07d}.pt", task, step, config)
+            if step >= loop.steps:
+                break
+    bar.close()
+    if world > 1:
+        dist.barrier()
+    return latest
