@@ -1,0 +1,46 @@
+"""Drawing styles: the registry behind ``apdraw draw --style``.
+
+A style turns aligned faces (:class:`apdraw.face.Face`, 512² APDrawing frame)
+into drawings of the same frame, (512, 512) uint8 with 255 = paper, 0 = ink.
+Learned styles load their weights once, when the drawer is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from apdraw.face import Face
+
+Drawer = Callable[[list["Face"]], list[np.ndarray]]
+
+
+def _npr(weights: Path | None) -> Drawer:
+    from apdraw.npr import draw_portrait
+
+    if weights is not None:
+        raise ValueError("style 'npr' is not learned; it takes no --weights")
+
+    def draw(faces: list["Face"]) -> list[np.ndarray]:
+        return [draw_portrait(f.aligned, fg_mask=f.masks.fg, jaw=f.masks.jaw, hair_mask=f.masks.hair_mask) for f in faces]
+
+    return draw
+
+
+# name -> (factory, one-line description). The first entry is the default style.
+STYLES: dict[str, tuple[Callable[[Path | None], Drawer], str]] = {
+    "npr": (_npr, "classical pen drawing (no learned weights)"),
+}
+
+DEFAULT_STYLE = next(iter(STYLES))
+
+
+def get_drawer(style: str, weights: str | Path | None = None) -> Drawer:
+    """Build the drawer for ``style`` (loading ``weights`` or the shipped ones)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    factory, _ = STYLES[style]
+    return factory(Path(weights) if weights is not None else None)

@@ -1,0 +1,131 @@
+"""Image decoding (every format, EXIF, odd modes), error paths, atomic writes, config validation."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apdraw.io import (
+    ImageTooLargeError,
+    NotAnImageError,
+    TruncatedImageError,
+    atomic_write,
+    find_images,
+    load_image,
+    save_image,
+)
+
+
+def _gradient(h=40, w=60) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 4, y * 6, (x + y) * 2], axis=2).astype(np.uint8)
+
+
+@pytest.mark.parametrize("fmt,suffix", [("JPEG", ".jpg"), ("PNG", ".png"), ("BMP", ".bmp"), ("WEBP", ".webp"), ("TIFF", ".tif")])
+def test_decodes_every_format(tmp_path, fmt, suffix):
+    rgb = _gradient()
+    path = tmp_path / f"img{suffix}"
+    Image.fromarray(rgb).save(path, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+    out = load_image(path)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    lossy = fmt in ("JPEG", "WEBP")
+    assert np.abs(out.astype(int) - rgb).mean() < (4 if lossy else 1e-9)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    rgb = _gradient(40, 60)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    path = tmp_path / "rot.jpg"
+    Image.fromarray(rgb).save(path, exif=exif.tobytes(), quality=95)
+    out = load_image(path)
+    assert out.shape == (60, 40, 3)
+    expected = np.rot90(rgb, k=-1)
+    assert np.abs(out.astype(int) - expected).mean() < 4
+
+
+def test_modes_convert_to_rgb8(tmp_path):
+    gray = (np.arange(50 * 30).reshape(30, 50) % 256).astype(np.uint8)
+    Image.fromarray(gray, "L").save(tmp_path / "g.png")
+    out = load_image(tmp_path / "g.png")
+    assert out.shape == (30, 50, 3) and np.array_equal(out[..., 0], gray) and np.array_equal(out[..., 2], gray)
+
+    g16 = (np.arange(50 * 30).reshape(30, 50) * 40).astype(np.uint16)
+    Image.fromarray(g16).save(tmp_path / "g16.png")
+    out16 = load_image(tmp_path / "g16.png")
+    assert out16.dtype == np.uint8
+    assert np.abs(out16[..., 0].astype(int) - np.round(g16 / 65535 * 255)).max() <= 1
+
+    rgba = np.zeros((10, 10, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:, :5, 3] = 255  # left half opaque red, right half transparent -> white
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    outa = load_image(tmp_path / "a.png")
+    assert tuple(outa[0, 0]) == (200, 0, 0) and tuple(outa[0, 9]) == (255, 255, 255)
+
+    Image.fromarray(_gradient()).convert("CMYK").save(tmp_path / "c.jpg", quality=95)
+    outc = load_image(tmp_path / "c.jpg")
+    assert outc.shape == (40, 60, 3)
+    assert np.abs(outc.astype(int) - _gradient()).mean() < 8
+
+    Image.fromarray(_gradient()).convert("P").save(tmp_path / "p.png")
+    assert load_image(tmp_path / "p.png").shape == (40, 60, 3)
+
+
+def test_bytes_input():
+    buf = io.BytesIO()
+    Image.fromarray(_gradient()).save(buf, format="PNG")
+    assert np.array_equal(load_image(buf.getvalue()), _gradient())
+
+
+def test_error_paths(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello, not an image")
+    with pytest.raises(NotAnImageError, match="not an image"):
+        load_image(tmp_path / "notes.txt")
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(buf, format="JPEG")
+    (tmp_path / "cut.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(TruncatedImageError, match="truncated"):
+        load_image(tmp_path / "cut.jpg")
+
+    Image.new("L", (300, 300)).save(tmp_path / "big.png")
+    with pytest.raises(ImageTooLargeError, match="megapixels"):
+        load_image(tmp_path / "big.png", max_pixels=10_000)
+
+    with pytest.raises(FileNotFoundError):
+        load_image(tmp_path / "nope.png")
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    # A 20000x20000 PNG compresses to a few hundred kB; it must be refused from its header alone.
+    path = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(path)
+    with pytest.raises(ImageTooLargeError, match="decompression bomb"):
+        load_image(path)
+
+
+def test_find_images(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for p in ["a/1.jpg", "a/b/2.PNG", "a/readme.txt", "c.webp"]:
+        (tmp_path / p).write_bytes(b"x")
+    found, missing = find_images([tmp_path / "a", tmp_path / "c.webp", tmp_path / "zzz"])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/1.jpg", "a/b/2.PNG", "c.webp"]
+    assert missing == [tmp_path / "zzz"]
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as f:
+            f.write(b"half")
+            raise RuntimeError("killed")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+    save_image(tmp_path / "x.png", np.zeros((4, 4), np.uint8))
+    assert load_image(tmp_path / "x.png").shape == (4, 4, 3)
