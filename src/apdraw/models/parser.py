@@ -1,0 +1,233 @@
+"""The 19-class face parser: a MobileNetV2 encoder with a light U-Net/FPN decoder.
+
+Classes follow the CelebAMask-HQ order (see :data:`CLASS_NAMES`). The network is
+trained on square crops at ``input_size`` (default 320); :class:`FaceParser`
+letterboxes any (H, W) photo to a square, resizes it to that size, predicts,
+and upsamples the logits back to the photo's own size before the argmax.
+
+Public API::
+
+    parser = FaceParser.from_pretrained()      # shipped weights
+    labels = parser.parse(rgb)                 # (H, W) uint8 in 0..18
+    labels = parse(rgb)                        # the same, with a cached default parser
+    color = colorize(labels)                   # (H, W, 3) uint8, CelebAMask-HQ palette
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from apdraw.models.mobilenetv2 import STAGE_CHANNELS, MobileNetV2, mobilenet_v2, normalize
+
+NUM_CLASSES = 19
+CLASS_NAMES = (
+    "background", "skin", "nose", "eyeglasses", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
+    "mouth", "u_lip", "l_lip", "hair", "hat", "earring", "necklace", "neck", "cloth",
+)  # fmt: skip
+# Classes of the issue's target mean IoU (eyeglasses, ears, hat and jewellery are rare in the data).
+TARGET_CLASSES = (0, 1, 2, 4, 5, 6, 7, 10, 11, 12, 13, 17, 18)
+
+# Label permutation under a horizontal flip: person-left and person-right parts swap.
+FLIP_LABELS = np.arange(NUM_CLASSES, dtype=np.uint8)
+for _a, _b in ((4, 5), (6, 7), (8, 9)):
+    FLIP_LABELS[_a], FLIP_LABELS[_b] = _b, _a
+
+# The CelebAMask-HQ colour palette (as used by its visualisations and SAGE's train.py).
+PALETTE = np.array(
+    [
+        [0, 0, 0], [204, 0, 0], [76, 153, 0], [204, 204, 0], [51, 51, 255], [204, 0, 204], [0, 255, 255],
+        [255, 204, 204], [102, 51, 0], [255, 0, 0], [102, 204, 0], [255, 255, 0], [0, 0, 153], [0, 0, 204],
+        [255, 51, 153], [0, 204, 204], [0, 51, 0], [255, 153, 51], [0, 204, 0],
+    ],
+    dtype=np.uint8,
+)  # fmt: skip
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "parser.safetensors"
+
+
+@dataclass
+class ParserArch:
+    """Architecture hyper-parameters; stored in the safetensors metadata so weights are self-describing."""
+
+    decoder_channels: tuple[int, int, int, int] = (96, 64, 48, 32)  # at strides 16, 8, 4, 2
+    input_size: int = 320
+
+
+class SepConv(nn.Sequential):
+    """Depthwise 3x3 + pointwise 1x1, each with BN and ReLU: a cheap 3x3 conv."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__(
+            nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False),
+            nn.BatchNorm2d(cin),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cin, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
+
+
+class UpBlock(nn.Module):
+    """Upsample the coarse path x2, concatenate the encoder skip, fuse with a SepConv."""
+
+    def __init__(self, c_coarse: int, c_skip: int, cout: int):
+        super().__init__()
+        self.fuse = SepConv(c_coarse + c_skip, cout)
+
+    def forward(self, coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        up = F.interpolate(coarse, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.fuse(torch.cat([up, skip], dim=1))
+
+
+class ParserNet(nn.Module):
+    """MobileNetV2 encoder (strides 2..32) + U-Net-style decoder up to stride 2.
+
+    Input: (B, 3, H, W) RGB in [0, 1]; H and W multiples of 32.
+    Output: (B, 19, H, W) logits.
+    """
+
+    def __init__(self, arch: ParserArch | None = None, pretrained_encoder: bool = False):
+        super().__init__()
+        self.arch = arch or ParserArch()
+        self.encoder: MobileNetV2 = mobilenet_v2(pretrained=pretrained_encoder)
+        # The ImageNet classifier is never used; drop it so it is neither trained nor shipped.
+        del self.encoder.classifier
+        c2, c4, c8, c16, c32 = STAGE_CHANNELS
+        d16, d8, d4, d2 = self.arch.decoder_channels
+        # Global context (pooled stride-32 features) is added back everywhere at stride 32:
+        # hair/cloth/background decisions need more than the local receptive field.
+        self.reduce32 = nn.Sequential(nn.Conv2d(c32, d16, 1, bias=False), nn.BatchNorm2d(d16), nn.ReLU(inplace=True))
+        self.context = nn.Sequential(nn.Conv2d(c32, d16, 1), nn.ReLU(inplace=True))
+        self.up16 = UpBlock(d16, c16, d16)
+        self.up8 = UpBlock(d16, c8, d8)
+        self.up4 = UpBlock(d8, c4, d4)
+        self.up2 = UpBlock(d4, c2, d2)
+        self.head = nn.Conv2d(d2, NUM_CLASSES, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f2, f4, f8, f16, f32 = self.encoder.stages(normalize(x))
+        y = self.reduce32(f32) + self.context(f32.mean(dim=(2, 3), keepdim=True))
+        y = self.up16(y, f16)
+        y = self.up8(y, f8)
+        y = self.up4(y, f4)
+        y = self.up2(y, f2)
+        return F.interpolate(self.head(y), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Pad (H, W, 3) to a square by edge replication, resize to size².
+
+    Returns the square image and the (top, left, h, w) box of the photo inside
+    the padded square, in padded-square pixels (before the resize).
+    """
+    import cv2
+
+    h, w = image.shape[:2]
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    square = cv2.copyMakeBorder(image, top, side - h - top, left, side - w - left, cv2.BORDER_REPLICATE)
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(square, (size, size), interpolation=interp), (top, left, h, w)
+
+
+class FaceParser:
+    """Inference wrapper around :class:`ParserNet` (eval mode, no grad)."""
+
+    def __init__(self, net: ParserNet, device: str | torch.device = "cpu"):
+        self.net = net.eval().to(device)
+        self.device = torch.device(device)
+
+    @property
+    def input_size(self) -> int:
+        return self.net.arch.input_size
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> "FaceParser":
+        """Load shipped (or given) safetensors weights; fp16 files are cast to fp32."""
+        return cls(load_parser_net(path or DEFAULT_WEIGHTS), device)
+
+    @torch.inference_mode()
+    def logits(self, image: np.ndarray) -> torch.Tensor:
+        """(H, W, 3) uint8 RGB -> (19, H, W) float32 logits at the photo's size."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+        size = self.input_size
+        square, (top, left, h, w) = _letterbox(image, size)
+        x = torch.from_numpy(square).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        out = self.net(x)
+        side = max(h, w)
+        out = F.interpolate(out, size=(side, side), mode="bilinear", align_corners=False)
+        return out[0, :, top : top + h, left : left + w].float().cpu()
+
+    def parse(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> (H, W) uint8 label map with values 0..18."""
+        return self.logits(image).argmax(dim=0).to(torch.uint8).numpy()
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> (19, H, W) float32 softmax probabilities in [0, 1]."""
+        return self.logits(image).softmax(dim=0).numpy()
+
+
+def colorize(labels: np.ndarray) -> np.ndarray:
+    """(H, W) integer labels 0..18 -> (H, W, 3) uint8 CelebAMask-HQ palette colours."""
+    return PALETTE[np.clip(labels, 0, NUM_CLASSES - 1)]
+
+
+def save_parser_net(net: ParserNet, path: str | Path, half: bool = True, extra: dict[str, str] | None = None) -> None:
+    """Write weights (fp16 by default, BN buffers included) and the architecture to safetensors."""
+    from safetensors.torch import save
+
+    from apdraw.io import atomic_write
+
+    state = {}
+    for k, v in net.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        v = v.detach().cpu()
+        state[k] = (v.half() if half and v.is_floating_point() else v).contiguous()
+    meta = {"arch": json.dumps(asdict(net.arch)), **(extra or {})}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as f:
+        f.write(save(state, metadata=meta))
+
+
+def load_parser_net(path: str | Path) -> ParserNet:
+    """Rebuild a :class:`ParserNet` from a safetensors file written by :func:`save_parser_net`."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"parser weights not found: {path}")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        state = {k: f.get_tensor(k).float() for k in f.keys()}
+    arch_d = json.loads(meta.get("arch", "{}"))
+    if "decoder_channels" in arch_d:
+        arch_d["decoder_channels"] = tuple(arch_d["decoder_channels"])
+    net = ParserNet(ParserArch(**arch_d), pretrained_encoder=False)
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise ValueError(f"{path}: weights do not match ParserNet (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    return net
+
+
+@lru_cache(maxsize=1)
+def default_parser() -> FaceParser:
+    """The shipped parser, loaded once per process."""
+    return FaceParser.from_pretrained()
+
+
+def parse(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB photo -> (H, W) uint8 label map 0..18 (CelebAMask-HQ classes)."""
+    return default_parser().parse(image)
