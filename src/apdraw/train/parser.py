@@ -48,6 +48,7 @@ class Config:
     size: int = 256  # training and inference resolution (square)
     decoder_channels: tuple[int, int, int, int] = (96, 64, 48, 32)
     pretrained_encoder: bool = True
+    freeze_blocks: int = 4  # encoder blocks kept fixed (4 = everything up to stride 4)
     lr: float = 2e-3  # decoder
     encoder_lr: float = 6e-4
     weight_decay: float = 1e-4
@@ -112,11 +113,13 @@ class Task(TrainTask):
     def build(self, ctx: Context) -> None:
         cfg = self.config
         arch = ParserArch(decoder_channels=tuple(cfg.decoder_channels), input_size=cfg.size)
-        net = ctx.prepare(ParserNet(arch, pretrained_encoder=cfg.pretrained_encoder))
+        net = ParserNet(arch, pretrained_encoder=cfg.pretrained_encoder)
+        net.freeze_encoder_blocks(cfg.freeze_blocks)
+        net = ctx.prepare(net)
         self.modules["net"] = net
         self.net = ctx.wrap(net)
-        enc = list(net.encoder.parameters())
-        enc_ids = {id(p) for p in enc}
+        enc = [p for p in net.encoder.parameters() if p.requires_grad]
+        enc_ids = {id(p) for p in net.encoder.parameters()}
         dec = [p for p in net.parameters() if id(p) not in enc_ids]
         opt = torch.optim.AdamW(
             [{"params": enc, "lr": cfg.encoder_lr}, {"params": dec, "lr": cfg.lr}], weight_decay=cfg.weight_decay
