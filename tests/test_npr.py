@@ -108,6 +108,22 @@ def test_deterministic_and_batch_matches(face):
     assert np.array_equal(seq[1], draw_portrait(img[:, ::-1].copy(), fg[:, ::-1].copy()))
 
 
+def test_npr_input_from_face(face):
+    from types import SimpleNamespace
+
+    img, fg, hair, _ = face
+    lm = template_landmarks((S, S))
+    masks = SimpleNamespace(fg=fg.astype(np.uint8) * 255, jaw=jaw_arc(), extras={}, hair=np.ones((S, S), bool))
+    item = NPRInput.from_face(SimpleNamespace(aligned=img, landmarks5_aligned=lm, masks=masks))
+    assert item.hair_mask is None, "masks.hair (fg minus boxes) must not be taken for a hair mask"
+    assert item.jaw is masks.jaw and item.landmarks5 is lm
+    assert np.array_equal(draw_batch([item])[0], draw_portrait(img, fg, jaw_arc(), landmarks5=lm))
+    masks.extras["hair"] = hair
+    assert NPRInput.from_face(SimpleNamespace(aligned=img, landmarks5_aligned=lm, masks=masks)).hair_mask is hair
+    bare = NPRInput.from_face(SimpleNamespace(aligned=img, landmarks5_aligned=lm, masks=None))
+    assert bare.fg_mask is None and bare.jaw is None
+
+
 def test_jaw_polyline_is_drawn():
     # A flat skin image has no edges: the only ink must be the jaw stroke.
     img = np.full((S, S, 3), SKIN, np.uint8)
@@ -160,7 +176,7 @@ def test_no_speckle_on_noisy_input(noise):
 
 def _dominant_angle(mask: np.ndarray, region: np.ndarray) -> float:
     """Orientation (degrees mod 180) of the ink strokes inside `region`, from the structure tensor."""
-    t, _ = structure_tensor_flow(mask.astype(np.float32), 1.0, 2.0)
+    t = structure_tensor_flow(mask.astype(np.float32), 1.0, 2.0)
     v = t[region]
     # Average the doubled angle so opposite vectors agree.
     ang2 = 2 * np.arctan2(v[:, 1], v[:, 0])

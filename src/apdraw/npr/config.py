@@ -15,13 +15,14 @@ class LineConfig:
     """Flow-based DoG lines."""
 
     smooth_sigma_color: float = 12.0  # bilateral pre-filter, gray levels (0-255); flattens skin texture
-    smooth_sigma_space: float = 4.0
+    smooth_sigma_space: float = 3.0
     grad_sigma: float = 1.0  # pre-blur for the structure tensor
     tensor_sigma: float = 3.0  # structure tensor integration scale; larger = smoother curves
     sigma_c: float = 1.2  # DoG centre scale across edges; sets the pen width
     sigma_s_ratio: float = 1.6
     rho: float = 0.995
     sigma_m: float = 3.0  # smoothing along the flow; bridges small gaps
+    flow_step: float = 1.5  # streamline step for that smoothing (speed vs. accuracy)
     high: float = 0.030  # hysteresis: a stroke must reach this (negative) DoG depth somewhere ...
     low: float = 0.012  # ... and extends while deeper than this
     face_gain: float = 0.4  # thresholds are scaled by this inside the face oval, where
@@ -57,8 +58,8 @@ class HairConfig:
     tone_gamma: float = 1.5  # > 1 keeps light hair sparse
     min_ink: float = 0.08  # stroke seed density on the lightest hair
     max_ink: float = 0.9  # stroke seed density on the darkest hair
-    max_white: float = 0.5  # white-strand seed density in black-filled hair at its lightest
-    sheen_gamma: float = 2.0  # > 1 keeps white strands to the highlights
+    max_white: float = 0.3  # white-strand seed density in black-filled hair at its lightest
+    sheen_gamma: float = 2.5  # > 1 keeps white strands to the highlights
     # Estimation of the hair region when no hair mask is given (see `estimate_hair_mask`).
     color_tolerance: float = 3.0  # robust z-distance radius around the hair colour model
     skin_tolerance: float = 3.0  # robust z-distance radius around the skin colour model

@@ -1,4 +1,4 @@
-"""Orientation fields and streamline integration (the "flow" half of FDoG and LIC).
+"""Orientation fields and streamline integration (the "flow" half of FDoG).
 
 All fields are float32 arrays on the pixel grid. A tangent field is (H, W, 2) of unit
 vectors (tx, ty) in pixel units (x to the right, y down); it is an *orientation* field,
@@ -13,41 +13,53 @@ import cv2
 import numpy as np
 
 
-def structure_tensor_flow(gray: np.ndarray, grad_sigma: float, tensor_sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Edge tangent flow from the smoothed structure tensor.
+def tensor_products(gray: np.ndarray, grad_sigma: float) -> np.ndarray:
+    """Per-pixel structure tensor entries before integration.
 
     Args:
-        gray: (H, W) float32 image, any range (typically [0, 1]).
-        grad_sigma: Gaussian pre-blur before Sobel derivatives (px).
-        tensor_sigma: Gaussian integration scale of the tensor (px); larger = smoother flow.
+        gray: (H, W) float image, any range (typically [0, 1]).
+        grad_sigma: Gaussian pre-blur before the Sobel derivatives (px).
 
     Returns:
-        tangent: (H, W, 2) float32 unit vectors along iso-lines (perpendicular to the
-            dominant gradient), i.e. along edges and along hair strands.
-        coherence: (H, W) float32 in [0, 1]; 1 = one clear orientation, 0 = isotropic/flat.
+        (H, W, 3) float32 (gx*gx, gx*gy, gy*gy).
     """
-    g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), grad_sigma) if grad_sigma > 0 else gray.astype(np.float32)
+    g = gray.astype(np.float32)
+    if grad_sigma > 0:
+        g = cv2.GaussianBlur(g, (0, 0), grad_sigma)
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
-    # The tensor (not the gradient) is averaged: opposite gradients across a thin line
-    # reinforce instead of cancelling.
-    e = cv2.GaussianBlur(gx * gx, (0, 0), tensor_sigma)
-    f = cv2.GaussianBlur(gx * gy, (0, 0), tensor_sigma)
-    h = cv2.GaussianBlur(gy * gy, (0, 0), tensor_sigma)
-    # Eigenvector of the larger eigenvalue via half-angle identities (cheaper than
-    # arctan2 + sin + cos): the gradient direction is (cos t, sin t) with
-    # cos 2t = (e - h) / root and sin 2t = 2f / root.
+    return np.dstack([gx * gx, gx * gy, gy * gy])
+
+
+def tangent_field(products: np.ndarray, tensor_sigma: float) -> np.ndarray:
+    """Edge tangent flow: minor eigenvector of the Gaussian-integrated structure tensor.
+
+    The tensor (not the gradient) is averaged, so opposite gradients on the two sides of
+    a thin line reinforce instead of cancelling.
+
+    Args:
+        products: (H, W, 3) output of `tensor_products`.
+        tensor_sigma: integration scale (px); larger = smoother, longer-range flow.
+
+    Returns:
+        (H, W, 2) float32 unit vectors along iso-lines (perpendicular to the dominant
+        gradient), i.e. along edges and hair strands; (0, 1) where the image is flat.
+    """
+    j = cv2.GaussianBlur(products, (0, 0), tensor_sigma)
+    e, f, h = j[..., 0], j[..., 1], j[..., 2]
+    # Gradient direction (cos t, sin t) from half-angle identities (cheaper than
+    # arctan2 + sin + cos): cos 2t = (e - h) / root, sin 2t = 2f / root.
     root = np.sqrt((e - h) ** 2 + 4.0 * f * f)
-    safe = np.maximum(root, 1e-12)
-    cos2 = np.where(root > 1e-12, (e - h) / safe, 1.0)
-    cos_t = np.sqrt(np.clip(0.5 * (1.0 + cos2), 0.0, 1.0))
-    sin_t = np.copysign(np.sqrt(np.clip(0.5 * (1.0 - cos2), 0.0, 1.0)), f)
-    tangent = np.empty(gray.shape + (2,), np.float32)
-    tangent[..., 0] = -sin_t
-    tangent[..., 1] = cos_t
-    trace = e + h
-    coherence = np.where(trace > 1e-12, root / np.maximum(trace, 1e-12), 0.0).astype(np.float32)
-    return tangent, coherence
+    cos2 = np.where(root > 1e-12, (e - h) / np.maximum(root, 1e-12), 1.0)
+    tangent = np.empty(e.shape + (2,), np.float32)
+    tangent[..., 0] = -np.copysign(np.sqrt(np.clip(0.5 * (1.0 - cos2), 0.0, 1.0)), f)
+    tangent[..., 1] = np.sqrt(np.clip(0.5 * (1.0 + cos2), 0.0, 1.0))
+    return tangent
+
+
+def structure_tensor_flow(gray: np.ndarray, grad_sigma: float, tensor_sigma: float) -> np.ndarray:
+    """`tangent_field(tensor_products(gray, grad_sigma), tensor_sigma)`: (H, W) -> (H, W, 2)."""
+    return tangent_field(tensor_products(gray, grad_sigma), tensor_sigma)
 
 
 def _grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -122,24 +134,3 @@ def gradient_profile(values: np.ndarray, tangent: np.ndarray, weights: dict[floa
         sample = cv2.remap(values, xs + offset * nx, ys + offset * ny, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out += w * sample
     return out
-
-
-def line_integral_convolution(noise: np.ndarray, tangent: np.ndarray, length: float, step: float = 1.0) -> np.ndarray:
-    """LIC: box-average `noise` along streamlines of total arc length ~2*`length`.
-
-    Args:
-        noise: (H, W) float32 texture (e.g. white noise in [0, 1]).
-        tangent: (H, W, 2) unit orientation field.
-        length: half length of the integration path (px).
-
-    Returns:
-        (H, W) float32 streaks elongated along the flow, in the range of `noise`.
-    """
-    noise = noise.astype(np.float32)
-    acc = noise.copy()
-    n = max(1, int(round(length / step)))
-    count = 1
-    for _, mx, my in streamlines(tangent, n, step):
-        acc += cv2.remap(noise, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        count += 1
-    return acc / count

@@ -48,7 +48,15 @@ def _gauss(x: np.ndarray, s: float) -> np.ndarray:
     return np.exp(-0.5 * (x / s) ** 2) / (np.sqrt(2.0 * np.pi) * s)
 
 
-def fdog(gray: np.ndarray, tangent: np.ndarray, sigma_c: float, sigma_s_ratio: float, rho: float, sigma_m: float) -> np.ndarray:
+def fdog(
+    gray: np.ndarray,
+    tangent: np.ndarray,
+    sigma_c: float,
+    sigma_s_ratio: float,
+    rho: float,
+    sigma_m: float,
+    flow_step: float = 1.0,
+) -> np.ndarray:
     """Flow-based difference of Gaussians (Kang, Lee & Chui 2007).
 
     A 1-D DoG is taken across each edge (along the gradient of the flow), then the
@@ -62,6 +70,7 @@ def fdog(gray: np.ndarray, tangent: np.ndarray, sigma_c: float, sigma_s_ratio: f
         sigma_s_ratio: surround scale / centre scale (1.6 approximates a LoG).
         rho: surround weight (< 1 so flat areas give a small positive response).
         sigma_m: smoothing scale along the flow (px).
+        flow_step: streamline step (px); larger is faster and coarser.
 
     Returns:
         (H, W) float32 response; negative on the dark side of an edge (a line pixel),
@@ -74,7 +83,7 @@ def fdog(gray: np.ndarray, tangent: np.ndarray, sigma_c: float, sigma_s_ratio: f
     gs = _gauss(offsets, sigma_s)
     kernel = gc / gc.sum() - rho * gs / gs.sum()
     across = gradient_profile(gray, tangent, {float(o): float(w) for o, w in zip(offsets, kernel)})
-    return flow_smooth(across, tangent, sigma_m)
+    return flow_smooth(across, tangent, sigma_m, flow_step)
 
 
 def hysteresis(weak: np.ndarray, strong: np.ndarray, min_area: int) -> np.ndarray:

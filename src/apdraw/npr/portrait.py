@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from apdraw.npr.config import NPRConfig
-from apdraw.npr.flow import structure_tensor_flow
+from apdraw.npr.flow import tangent_field, tensor_products
 from apdraw.npr.lines import fdog, fill_small_holes, hysteresis, remove_small
 from apdraw.npr.regions import (
     FaceGeometry,
@@ -34,6 +34,26 @@ class NPRInput:
     jaw: np.ndarray | None = None
     hair_mask: np.ndarray | None = None
     landmarks5: np.ndarray | None = None
+
+    @classmethod
+    def from_face(cls, face: Any) -> NPRInput:
+        """Inputs from an `apdraw.face.Face` (duck-typed, so npr does not import the face package).
+
+        Uses `face.aligned`, `face.landmarks5_aligned` and, when masks exist,
+        `face.masks.fg`, `face.masks.jaw` and a hair mask in `face.masks.extras["hair"]`
+        if a backend provides one. Note `face.masks.hair` is the APDrawingGAN "hair
+        region" (foreground minus the boxes, skin included), not a hair mask, so it is
+        deliberately not used.
+        """
+        masks = getattr(face, "masks", None)
+        extras = getattr(masks, "extras", None) or {}
+        return cls(
+            aligned=face.aligned,
+            fg_mask=None if masks is None else masks.fg,
+            jaw=None if masks is None else masks.jaw,
+            hair_mask=extras.get("hair"),
+            landmarks5=face.landmarks5_aligned,
+        )
 
 
 def _as_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray | None:
@@ -99,8 +119,11 @@ def draw_portrait(
     # Map the skin to a fixed grey so line thresholds mean the same on pale and dark faces.
     norm = np.clip(lum * (1.0 - lip_shading(rgb, geom, lc.lip_gain)) * (0.75 / skin), 0.0, 1.0)
 
-    tangent, _ = structure_tensor_flow(norm, lc.grad_sigma * scale, lc.tensor_sigma * scale)
-    response = fdog(norm, tangent, lc.sigma_c * scale, lc.sigma_s_ratio, lc.rho, lc.sigma_m * scale)
+    products = tensor_products(norm, lc.grad_sigma * scale)
+    tangent = tangent_field(products, lc.tensor_sigma * scale)
+    response = fdog(
+        norm, tangent, lc.sigma_c * scale, lc.sigma_s_ratio, lc.rho, lc.sigma_m * scale, max(1.0, lc.flow_step * scale)
+    )
     face = geom.oval((h, w), jaw)
     gain = np.where(face, np.float32(lc.face_gain), np.float32(1.0))
     lines = hysteresis(response < -lc.low * gain, response < -lc.high * gain, int(lc.min_area * area))
@@ -113,7 +136,7 @@ def draw_portrait(
         if hair is None:
             hair = estimate_hair_mask(rgb, fg, geom, face, cfg.hair, scale)
         hair &= fg
-        black, white = hair_strokes(lum, hair, dark, skin, cfg.dark.ratio * skin, cfg.hair, scale)
+        black, white = hair_strokes(lum, products, hair, dark, skin, cfg.dark.ratio * skin, cfg.hair, scale)
         ink = (ink | black) & ~white
 
     if cfg.outline_width > 0 and not fg.all():

@@ -7,7 +7,7 @@ import numpy as np
 from scipy.interpolate import splev, splprep
 
 from apdraw.npr.config import HairConfig, JawConfig
-from apdraw.npr.flow import structure_tensor_flow
+from apdraw.npr.flow import tangent_field
 
 _SHIFT = 4  # cv2 sub-pixel bits
 _ONE = 1 << _SHIFT
@@ -161,7 +161,14 @@ def flow_strokes(tangent: np.ndarray, region: np.ndarray, density: np.ndarray, c
 
 
 def hair_strokes(
-    lum: np.ndarray, hair: np.ndarray, dark: np.ndarray, skin: float, dark_level: float, cfg: HairConfig, scale: float
+    lum: np.ndarray,
+    products: np.ndarray,
+    hair: np.ndarray,
+    dark: np.ndarray,
+    skin: float,
+    dark_level: float,
+    cfg: HairConfig,
+    scale: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Black strands on lighter hair and white strands (highlights) on black-filled hair.
 
@@ -173,6 +180,7 @@ def hair_strokes(
 
     Args:
         lum: (H, W) float32 luminance in [0, 1].
+        products: (H, W, 3) structure tensor entries of the image (`tensor_products`).
         hair: (H, W) bool hair region.
         dark: (H, W) bool solid black fills.
         skin: skin brightness the black-stroke tones are relative to.
@@ -185,7 +193,7 @@ def hair_strokes(
     empty = np.zeros(hair.shape, bool)
     if not hair.any():
         return empty, empty
-    tangent, _ = structure_tensor_flow(lum, 1.5 * scale, cfg.tensor_sigma * scale)
+    tangent = tangent_field(products, cfg.tensor_sigma * scale)
     tone = np.clip(lum / skin, 0.0, 1.0)
     density = cfg.min_ink + (cfg.max_ink - cfg.min_ink) * (1.0 - tone) ** cfg.tone_gamma
     black = flow_strokes(tangent, hair & ~dark, density.astype(np.float32), cfg, scale, cfg.seed) > 127
