@@ -1,0 +1,1 @@
+"""Training losses: adversarial (`gan`) and distance-transform / Chamfer (`dt`)."""

@@ -1,0 +1,179 @@
+"""Small reusable building blocks: U-Net, ResNet block, PatchGAN, norm factory, init.
+
+Conventions (SPEC section 0): images are in [-1, 1]; generators end in Tanh;
+discriminators return raw logits (the loss applies the sigmoid, which is
+numerically safer under autocast than a Sigmoid layer followed by BCE).
+Widths are explicit per-level channel tuples so one class serves both the
+faithful full-size networks and the compact shipping ones.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import torch
+from torch import nn
+
+NormKind = Literal["batch", "instance", "none"]
+
+
+def norm_layer(kind: NormKind, channels: int) -> nn.Module:
+    """BatchNorm (the papers' choice), InstanceNorm (batch-size independent) or identity."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}; use batch, instance or none")
+
+
+def init_weights(module: nn.Module, std: float = 0.02) -> nn.Module:
+    """pix2pix init: conv/linear weights ~ N(0, std), biases 0; norm weights ~ N(1, std), bias 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+class _UNetLevel(nn.Module):
+    """One level of a skip U-Net: down conv -> inner level (or nothing) -> up conv, then skip concat.
+
+    Level 0 (outermost) has no pre-activation or norm on the way down and ends in
+    Tanh without a skip; the innermost level has no down norm (its map can be 1x1).
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        ch: int,
+        out_ch: int,
+        inner: nn.Module | None,
+        inner_out: int,
+        outermost: bool,
+        norm: NormKind,
+        dropout: float,
+        tanh: bool = True,
+    ):
+        super().__init__()
+        innermost = inner is None
+        bias = norm != "batch"
+        down: list[nn.Module] = [] if outermost else [nn.LeakyReLU(0.2, inplace=False)]
+        down.append(nn.Conv2d(in_ch, ch, 4, 2, 1, bias=bias))
+        if not (outermost or innermost):
+            down.append(norm_layer(norm, ch))
+        self.down = nn.Sequential(*down)
+        self.inner = inner if inner is not None else nn.Identity()
+        up: list[nn.Module] = [nn.ReLU(inplace=False), nn.ConvTranspose2d(ch if innermost else inner_out, out_ch, 4, 2, 1, bias=bias or outermost)]
+        if outermost:
+            if tanh:
+                up.append(nn.Tanh())
+        else:
+            up.append(norm_layer(norm, out_ch))
+            if dropout > 0:
+                up.append(nn.Dropout(dropout))
+        self.up = nn.Sequential(*up)
+        self.outermost = outermost
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.up(self.inner(self.down(x)))
+        return y if self.outermost else torch.cat([x, y], 1)
+
+
+class UNet(nn.Module):
+    """pix2pix-style skip U-Net with per-level widths.
+
+    ``channels[i]`` is the width after the i-th stride-2 conv (len = number of
+    downsamplings). ``dropout_levels`` counts the levels just above the innermost
+    whose up path gets dropout (pix2pix's unet_256 uses 3).
+
+    Input (B, in_ch, H, W) with H, W divisible by 2**len(channels); output
+    (B, out_ch, H, W) in [-1, 1] (or raw logits with ``tanh=False``).
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        channels: Sequence[int],
+        norm: NormKind = "batch",
+        dropout: float = 0.5,
+        dropout_levels: int = 0,
+        tanh: bool = True,
+    ):
+        super().__init__()
+        n = len(channels)
+        if n < 2:
+            raise ValueError("a U-Net needs at least 2 levels")
+        self.depth = n
+        level: nn.Module | None = None
+        inner_out = 0
+        for i in reversed(range(n)):
+            outermost = i == 0
+            has_dropout = 0 < i < n - 1 and (n - 1 - i) <= dropout_levels
+            block_out = out_ch if outermost else channels[i - 1]
+            level = _UNetLevel(
+                in_ch if outermost else channels[i - 1],
+                channels[i],
+                block_out,
+                level,
+                inner_out,
+                outermost,
+                norm,
+                dropout if has_dropout else 0.0,
+                tanh,
+            )
+            inner_out = 2 * block_out  # the skip concat doubles what the next level up receives
+        self.net = level
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = 2**self.depth
+        if x.shape[-1] % m or x.shape[-2] % m:
+            raise ValueError(f"U-Net of depth {self.depth} needs H and W divisible by {m}, got {tuple(x.shape[-2:])}")
+        return self.net(x)
+
+
+class ResnetBlock(nn.Module):
+    """x + [reflect-pad, conv3, norm, ReLU, (dropout), reflect-pad, conv3, norm](x); shape-preserving."""
+
+    def __init__(self, ch: int, norm: NormKind = "batch", dropout: float = 0.0):
+        super().__init__()
+        bias = norm != "batch"
+        layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3, bias=bias), norm_layer(norm, ch), nn.ReLU(True)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3, bias=bias), norm_layer(norm, ch)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class PatchGAN(nn.Module):
+    """70x70 PatchGAN (n_layers=3): C64 s2, C128 s2, C256 s2, C512 s1, conv to 1 logit per patch.
+
+    ``channels`` gives the widths of the 4 conv layers before the final 1-channel conv.
+    Input (B, in_ch, H, W); output (B, 1, H', W') logits (62x62 for a 512² input).
+    """
+
+    def __init__(self, in_ch: int, channels: Sequence[int] = (64, 128, 256, 512), norm: NormKind = "batch"):
+        super().__init__()
+        bias = norm != "batch"
+        layers: list[nn.Module] = [nn.Conv2d(in_ch, channels[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for i in range(1, len(channels)):
+            stride = 2 if i < len(channels) - 1 else 1
+            layers += [nn.Conv2d(channels[i - 1], channels[i], 4, stride, 1, bias=bias), norm_layer(norm, channels[i]), nn.LeakyReLU(0.2, True)]
+        layers.append(nn.Conv2d(channels[-1], 1, 4, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
