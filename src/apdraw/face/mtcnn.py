@@ -129,7 +129,9 @@ def load_net(name: str, device: str | torch.device = "cpu") -> nn.Module:
     net = {"pnet": PNet, "rnet": RNet, "onet": ONet}[name]()
     state = torch.load(weights_dir() / f"{name}.pt", map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
-    return net.to(device).eval()
+    # channels_last: on CPU, max-pooling these thin (10-64 channel) maps in NCHW
+    # was 5-8x slower than in NHWC (measured 15 ms vs 2-3 ms for one P-Net level).
+    return net.to(device, memory_format=torch.channels_last).eval()
 
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, mode: str = "union") -> torch.Tensor:
@@ -200,19 +202,14 @@ def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def _crops(image: np.ndarray, boxes: np.ndarray, size: int, scale: float = 1.0) -> np.ndarray:
+def _crops(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """Cut inclusive integer boxes out of ``image`` (zero fill outside), resize each to size².
 
-    ``boxes`` are in coordinates ``scale`` times those of ``image`` (so crops for
-    boxes found on a downscaled copy can come from the full-resolution photo).
     Returns (N, size, size, 3) uint8.
     """
     h, w = image.shape[:2]
     out = np.zeros((len(boxes), size, size, 3), np.uint8)
     for k, (x1, y1, x2, y2) in enumerate(boxes):
-        if scale != 1.0:
-            x1, y1 = math.floor(x1 / scale), math.floor(y1 / scale)
-            x2, y2 = math.ceil((x2 + 1) / scale) - 1, math.ceil((y2 + 1) / scale) - 1
         x1, y1, x2, y2 = int(x1), int(y1), int(x2), int(y2)
         if x2 < x1 or y2 < y1:
             continue
@@ -229,6 +226,7 @@ def _to_input(pixels: np.ndarray) -> torch.Tensor:
     t = torch.from_numpy(np.ascontiguousarray(pixels)).float()
     if t.ndim == 3:
         t = t[None]
+    # permute of NHWC data *is* a channels_last NCHW tensor: no copy, the fast layout.
     return (t.permute(0, 3, 1, 2) - 127.5) * 0.0078125
 
 
@@ -335,13 +333,9 @@ class MTCNN:
         boxes = _regress(boxes[keep].numpy(), reg[keep].numpy())
         return np.concatenate([np.fix(_square(boxes)), prob[keep].numpy()[:, None]], 1)
 
-    def _stage3(self, photo: np.ndarray, cand: np.ndarray, scale: float) -> list[Detection]:
+    def _stage3(self, photo: np.ndarray, cand: np.ndarray) -> list[Detection]:
         """O-Net on full-resolution crops -> final boxes and landmarks in photo pixels."""
-        # Map the squares found on the downscaled copy to integer photo pixels.
         boxes = cand[:, :4].copy()
-        if scale != 1.0:
-            boxes[:, :2] = np.floor(boxes[:, :2] / scale)
-            boxes[:, 2:] = np.ceil((boxes[:, 2:] + 1) / scale) - 1
         prob, reg, pts = self.onet(_to_input(_crops(photo, boxes, 48)).to(self.device))
         prob, reg, pts = (t.cpu().double().numpy() for t in (prob, reg, pts))
         ok = prob > self.thresholds[2]
@@ -373,24 +367,52 @@ class MTCNN:
             torch.set_num_threads(previous)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Find faces in an (H, W, 3) uint8 RGB photo.
+        """Find faces and their 5 landmarks in an (H, W, 3) uint8 RGB photo.
 
         Returns:
             Detections sorted largest box first (ties: higher score first); [] when none.
         """
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
-        with self._threads(), torch.inference_mode():
-            return self._detect(image)
+        proposals = self.propose(image)
+        return self.landmarks(image, proposals)
 
-    def _detect(self, image: np.ndarray) -> list[Detection]:
+    def propose(self, image: np.ndarray) -> np.ndarray:
+        """Stages 1-2 (P-Net pyramid, R-Net): candidate face squares.
+
+        Returns:
+            (M, 5) float64 rows (x1, y1, x2, y2, score), inclusive integer corners
+            in photo pixels; pass them to :meth:`landmarks`.
+        """
+        _check_image(image)
         h, w = image.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         small = image if scale == 1.0 else _resize(image, max(1, round(w * scale)), max(1, round(h * scale)))
         # The factor actually applied after rounding (x axis; y differs by < 1 px).
         scale = small.shape[1] / w if scale != 1.0 else 1.0
-        cand = self._stage1(small)
-        if len(cand):
-            cand = self._stage2(small, cand)
-        faces = self._stage3(image, cand, scale) if len(cand) else []
+        with self._threads(), torch.inference_mode():
+            cand = self._stage1(small)
+            if len(cand):
+                cand = self._stage2(small, cand)
+        if len(cand) and scale != 1.0:
+            # Map the squares found on the downscaled copy to integer photo pixels.
+            cand = cand.copy()
+            cand[:, :2] = np.floor(cand[:, :2] / scale)
+            cand[:, 2:4] = np.ceil((cand[:, 2:4] + 1) / scale) - 1
+        return cand
+
+    def landmarks(self, image: np.ndarray, proposals: np.ndarray) -> list[Detection]:
+        """Stage 3 (O-Net) on full-resolution crops: final boxes, scores and 5 landmarks.
+
+        Returns:
+            Detections sorted largest box first (ties: higher score first).
+        """
+        _check_image(image)
+        if len(proposals) == 0:
+            return []
+        with self._threads(), torch.inference_mode():
+            faces = self._stage3(image, proposals)
         return sorted(faces, key=lambda d: (-d.area, -d.score))
+
+
+def _check_image(image: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")

@@ -1,0 +1,129 @@
+"""Time the face pipeline per photo: detect, landmarks, align, masks.
+
+    python bench/bench_face.py [--runs 15] [--write-doc]
+
+Stages, as the pipeline runs them:
+
+* detect: MTCNN P-Net pyramid + R-Net (``MTCNN.propose``) on the photo,
+  downscaled to at most 1024 px on its longer side;
+* landmarks: O-Net on full-resolution crops (``MTCNN.landmarks``): final box + 5 points;
+* align: similarity fit + bilinear warp to 512x512 (``align_face``);
+* masks: the MediaPipe backend (selfie + pose segmentation, face mesh, part masks,
+  jaw, boxes), also shown without the pose model.
+
+Photos: examples/grace_hopper.jpg centre-cropped to 512x512, and the 2871x2048
+``align_example/img_1701.jpg`` of ../shared/data when present. Each figure is the
+median over ``--runs`` runs after one warm-up. With ``--write-doc`` the table
+replaces the benchmark section of docs/FACE_PIPELINE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "FACE_PIPELINE.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def shared_data() -> Path:
+    env = os.environ.get("APDRAW_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def photos() -> list[tuple[str, np.ndarray]]:
+    from apdraw.io import load_image
+
+    grace = load_image(REPO / "examples" / "grace_hopper.jpg")
+    h, w = grace.shape[:2]
+    side = min(h, w, 512)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    out = [("grace_hopper 512x512", np.ascontiguousarray(grace[y0 : y0 + side, x0 : x0 + side]))]
+    big = shared_data() / "apdrawing_refs" / "align_example" / "img_1701.jpg"
+    if big.is_file():
+        img = load_image(big)
+        out.append((f"img_1701 {img.shape[1]}x{img.shape[0]}", img))
+    return out
+
+
+def median_time(fn, runs: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def bench(runs: int) -> str:
+    from apdraw.face import FacePipeline, align_face, transform_points
+    from apdraw.face.mediapipe_backend import MediaPipeMasks
+
+    pipe = FacePipeline()
+    no_pose = MediaPipeMasks(use_pose=False)
+    mtcnn = pipe.detector
+    rows = []
+    for name, img in photos():
+        proposals = mtcnn.propose(img)
+        det = mtcnn.landmarks(img, proposals)[0]
+        aligned, matrix = align_face(img, det.landmarks5)
+        lm_al = transform_points(det.landmarks5, matrix)
+        t = {
+            "detect": median_time(lambda: mtcnn.propose(img), runs),
+            "landmarks": median_time(lambda: mtcnn.landmarks(img, proposals), runs),
+            "align": median_time(lambda: align_face(img, det.landmarks5), runs),
+            "masks": median_time(lambda: pipe.mask_backend.masks(aligned, lm_al), runs),
+            "masks (no pose)": median_time(lambda: no_pose.masks(aligned, lm_al), runs),
+            "whole `FacePipeline()(photo)`": median_time(lambda: pipe(img), runs),
+        }
+        rows.append((name, t))
+    keys = list(rows[0][1])
+    lines = [
+        "| stage | " + " | ".join(name for name, _ in rows) + " |",
+        "|---|" + "---:|" * len(rows),
+    ]
+    for k in keys:
+        lines.append(f"| {k} | " + " | ".join(f"{t[k] * 1000:.0f} ms" for _, t in rows) + " |")
+    env = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
+        f"torch {torch.__version__} (MTCNN runs with 1 thread), median of {runs} runs, "
+        f"1-min load average at the end {os.getloadavg()[0]:.1f}"
+    )
+    return "\n".join(lines) + f"\n\nMachine: {env}.\n"
+
+
+def write_doc(table: str) -> None:
+    text = DOC.read_text() if DOC.is_file() else ""
+    block = f"{START}\nCommand: `python bench/bench_face.py --runs 15 --write-doc`\n\n{table}{END}"
+    if START in text and END in text:
+        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip() + "\n\n## Speed\n\n" + block + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--write-doc", action="store_true", help=f"update the benchmark section of {DOC}")
+    args = parser.parse_args(argv)
+    table = bench(args.runs)
+    print(table)
+    if args.write_doc:
+        write_doc(table)
+        print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
