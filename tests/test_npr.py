@@ -194,7 +194,9 @@ def test_hair_strokes_follow_flow(angle):
     img = np.full((S, S, 3), SKIN, np.uint8)
     hair = _ellipse((S, S), (256, 130), (200, 90))
     img[hair] = tone[hair].astype(np.uint8)
+    before = hair.copy()
     out = draw_portrait(img, None, None, hair)
+    assert np.array_equal(hair, before), "the caller's hair mask was modified"
     inner = cv2.erode(hair.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
     ink = (out < 128) & inner
     assert 0.05 < ink.sum() / inner.sum() < 0.9

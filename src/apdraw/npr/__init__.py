@@ -1,12 +1,13 @@
 """Classical (non-learned) portrait drawing engine, after Rosin & Lai 2010.
 
 Public API: `draw_portrait`, `draw_batch`, `NPRInput`, `NPRConfig` (and its sections),
-`xdog` (plain XDoG lines, also an evaluation baseline). See docs/NPR.md.
+`portrait_layers` + `compose` (the same drawing, layer by layer), `xdog` (plain XDoG
+lines, also an evaluation baseline). See docs/NPR.md.
 """
 
 from apdraw.npr.config import DarkConfig, HairConfig, JawConfig, LineConfig, NPRConfig
 from apdraw.npr.lines import xdog
-from apdraw.npr.portrait import NPRInput, draw_batch, draw_portrait
+from apdraw.npr.portrait import NPRInput, PortraitLayers, compose, draw_batch, draw_portrait, portrait_layers
 
 __all__ = [
     "DarkConfig",
@@ -15,7 +16,10 @@ __all__ = [
     "LineConfig",
     "NPRConfig",
     "NPRInput",
+    "PortraitLayers",
+    "compose",
     "draw_batch",
     "draw_portrait",
+    "portrait_layers",
     "xdog",
 ]

@@ -69,6 +69,111 @@ def _as_mask(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.n
     return m > (127 if m.dtype == np.uint8 else 0.5)
 
 
+@dataclass
+class PortraitLayers:
+    """The separate layers of a drawing, before they are merged (all (H, W), bool unless noted).
+
+    Attributes:
+        fg: the (smoothed) person mask; everything outside it is paper.
+        face: the face oval the thresholds switch on.
+        lines: flow-based DoG strokes after hysteresis.
+        dark: solid black fills.
+        hair: the hair region (given or estimated; empty when hair strokes are off).
+        hair_black: black strands on lighter hair.
+        hair_white: white strands cut out of black-filled hair.
+        outline: the silhouette stroke along the fg border.
+        jaw: float32 in [0, 1], anti-aliased jaw stroke coverage (zeros without a jaw).
+    """
+
+    fg: np.ndarray
+    face: np.ndarray
+    lines: np.ndarray
+    dark: np.ndarray
+    hair: np.ndarray
+    hair_black: np.ndarray
+    hair_white: np.ndarray
+    outline: np.ndarray
+    jaw: np.ndarray
+
+
+def portrait_layers(
+    aligned: np.ndarray,
+    fg_mask: np.ndarray | None = None,
+    jaw: np.ndarray | None = None,
+    hair_mask: np.ndarray | None = None,
+    cfg: NPRConfig | None = None,
+    landmarks5: np.ndarray | None = None,
+) -> PortraitLayers:
+    """Compute every layer of `draw_portrait` (same arguments) without merging them."""
+    cfg = cfg or NPRConfig()
+    rgb = np.asarray(aligned)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"aligned must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
+    h, w = rgb.shape[:2]
+    scale = _scale(h, w)
+    area = scale * scale
+
+    fg = _as_mask(fg_mask, (h, w), "fg_mask")
+    fg = np.ones((h, w), bool) if fg is None else smooth_mask(fg, cfg.mask_sigma * scale)
+    geom = FaceGeometry(template_landmarks((h, w)) if landmarks5 is None else landmarks5)
+    face = geom.oval((h, w), jaw)
+
+    # Edge-preserving smoothing flattens skin pores and photo noise but keeps features.
+    gray8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    lc = cfg.lines
+    lum8 = cv2.bilateralFilter(gray8, 0, lc.smooth_sigma_color, lc.smooth_sigma_space * scale)
+    lum = lum8.astype(np.float32) / 255.0
+    skin = skin_reference(lum, geom)
+    # Map the skin to a fixed grey so line thresholds mean the same on pale and dark faces.
+    norm = np.clip(lum * (1.0 - lip_shading(rgb, geom, lc.lip_gain)) * (0.75 / skin), 0.0, 1.0)
+
+    products = tensor_products(norm, lc.grad_sigma * scale)
+    tangent = tangent_field(products, lc.tensor_sigma * scale)
+    response = fdog(
+        norm, tangent, lc.sigma_c * scale, lc.sigma_s_ratio, lc.rho, lc.sigma_m * scale, max(1.0, lc.flow_step * scale)
+    )
+    gain = np.where(face, np.float32(lc.face_gain), np.float32(1.0))
+    lines = hysteresis(response < -lc.low * gain, response < -lc.high * gain, int(lc.min_area * area))
+
+    dark = dark_regions(lum, skin, face, geom.eye_regions((h, w)), cfg.dark, scale)
+
+    empty = np.zeros((h, w), bool)
+    hair, black, white = empty, empty, empty
+    if cfg.hair.enabled:
+        given = _as_mask(hair_mask, (h, w), "hair_mask")
+        hair = (estimate_hair_mask(rgb, fg, geom, face, cfg.hair, scale) if given is None else given) & fg
+        black, white = hair_strokes(lum, products, hair, dark, skin, cfg.dark.ratio * skin, cfg.hair, scale)
+
+    outline = empty
+    if cfg.outline_width > 0 and not fg.all():
+        k = max(1, int(round(cfg.outline_width * scale)))
+        inner = cv2.erode(fg.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+        outline = fg & (inner == 0)
+
+    jaw_ink = np.zeros((h, w), np.float32) if jaw is None else draw_jaw((h, w), jaw, cfg.jaw, scale) * fg
+    return PortraitLayers(fg, face, lines, dark, hair, black, white, outline, jaw_ink)
+
+
+def compose(layers: PortraitLayers, cfg: NPRConfig | None = None) -> np.ndarray:
+    """Merge layers into the final drawing: ink = (lines | dark | black strands) minus
+    white strands, plus outline, restricted to fg, cleaned (speckle and pin-holes),
+    anti-aliased, then the jaw stroke on top. Returns (H, W) uint8, 255 = paper."""
+    cfg = cfg or NPRConfig()
+    h, w = layers.fg.shape
+    area = _scale(h, w) ** 2
+    ink = ((layers.lines | layers.dark | layers.hair_black) & ~layers.hair_white) | layers.outline
+    ink = remove_small(ink & layers.fg, int(cfg.min_ink_area * area))
+    ink = fill_small_holes(ink, int(cfg.max_hole * area))
+    coverage = ink.astype(np.float32)
+    if cfg.antialias_sigma > 0:
+        # Soften edges but keep the binary decision: ink pixels stay darker than mid-grey
+        # and paper pixels lighter, so a thin stroke cannot fade into grey fragments.
+        soft = cv2.GaussianBlur(coverage, (0, 0), cfg.antialias_sigma * np.sqrt(area))
+        coverage = np.where(ink, np.maximum(soft, 0.6), np.minimum(soft, 0.45))
+    coverage = np.maximum(coverage, layers.jaw)
+    return np.round(255.0 * (1.0 - np.clip(coverage, 0.0, 1.0))).astype(np.uint8)
+
+
 def draw_portrait(
     aligned: np.ndarray,
     fg_mask: np.ndarray | None = None,
@@ -79,10 +184,11 @@ def draw_portrait(
 ) -> np.ndarray:
     """Draw an aligned face photo as a clean black-pen-on-white portrait.
 
-    Layers (all cleaned of speckle, then merged): flow-based DoG lines with hysteresis;
-    solid black fills of dark regions (thresholds relative to the cheeks' brightness);
-    hair strokes following the hair's flow; a silhouette line along the foreground mask;
-    the jaw as a smooth tapered stroke. Outside the foreground everything is white.
+    Layers (see `PortraitLayers`): flow-based DoG lines with hysteresis; solid black
+    fills of dark regions (thresholds relative to the cheeks' brightness); hair strokes
+    following the hair's flow; a silhouette line along the foreground mask; the jaw as a
+    smooth tapered stroke. They are merged by `compose`; outside the foreground
+    everything is white.
 
     Args:
         aligned: (H, W, 3) uint8 RGB, a face aligned to the APDrawing template (512x512
@@ -99,62 +205,12 @@ def draw_portrait(
         Deterministic: identical inputs give bit-identical output.
     """
     cfg = cfg or NPRConfig()
-    rgb = np.asarray(aligned)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"aligned must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
-    h, w = rgb.shape[:2]
-    scale = float(np.sqrt(h * w) / 512.0)
-    area = scale * scale
+    return compose(portrait_layers(aligned, fg_mask, jaw, hair_mask, cfg, landmarks5), cfg)
 
-    fg = _as_mask(fg_mask, (h, w), "fg_mask")
-    fg = np.ones((h, w), bool) if fg is None else smooth_mask(fg, cfg.mask_sigma * scale)
-    geom = FaceGeometry(template_landmarks((h, w)) if landmarks5 is None else landmarks5)
 
-    # Edge-preserving smoothing flattens skin pores and photo noise but keeps features.
-    gray8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    lc = cfg.lines
-    lum8 = cv2.bilateralFilter(gray8, 0, lc.smooth_sigma_color, lc.smooth_sigma_space * scale)
-    lum = lum8.astype(np.float32) / 255.0
-    skin = skin_reference(lum, geom)
-    # Map the skin to a fixed grey so line thresholds mean the same on pale and dark faces.
-    norm = np.clip(lum * (1.0 - lip_shading(rgb, geom, lc.lip_gain)) * (0.75 / skin), 0.0, 1.0)
-
-    products = tensor_products(norm, lc.grad_sigma * scale)
-    tangent = tangent_field(products, lc.tensor_sigma * scale)
-    response = fdog(
-        norm, tangent, lc.sigma_c * scale, lc.sigma_s_ratio, lc.rho, lc.sigma_m * scale, max(1.0, lc.flow_step * scale)
-    )
-    face = geom.oval((h, w), jaw)
-    gain = np.where(face, np.float32(lc.face_gain), np.float32(1.0))
-    lines = hysteresis(response < -lc.low * gain, response < -lc.high * gain, int(lc.min_area * area))
-
-    dark = dark_regions(lum, skin, face, geom.eye_regions((h, w)), cfg.dark, scale)
-
-    ink = lines | dark
-    hair = _as_mask(hair_mask, (h, w), "hair_mask")
-    if cfg.hair.enabled:
-        if hair is None:
-            hair = estimate_hair_mask(rgb, fg, geom, face, cfg.hair, scale)
-        hair &= fg
-        black, white = hair_strokes(lum, products, hair, dark, skin, cfg.dark.ratio * skin, cfg.hair, scale)
-        ink = (ink | black) & ~white
-
-    if cfg.outline_width > 0 and not fg.all():
-        k = max(1, int(round(cfg.outline_width * scale)))
-        inner = cv2.erode(fg.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-        ink |= fg & (inner == 0)
-
-    ink = remove_small(ink & fg, int(cfg.min_ink_area * area))
-    ink = fill_small_holes(ink, int(cfg.max_hole * area))
-    coverage = ink.astype(np.float32)
-    if cfg.antialias_sigma > 0:
-        # Soften edges but keep the binary decision: ink pixels stay darker than mid-grey
-        # and paper pixels lighter, so a thin stroke cannot fade into grey fragments.
-        soft = cv2.GaussianBlur(coverage, (0, 0), cfg.antialias_sigma * scale)
-        coverage = np.where(ink, np.maximum(soft, 0.6), np.minimum(soft, 0.45))
-    if jaw is not None:
-        coverage = np.maximum(coverage, draw_jaw((h, w), jaw, cfg.jaw, scale) * fg)
-    return np.round(255.0 * (1.0 - np.clip(coverage, 0.0, 1.0))).astype(np.uint8)
+def _scale(h: int, w: int) -> float:
+    """Size relative to the 512x512 reference that all pixel parameters are given for."""
+    return float(np.sqrt(h * w) / 512.0)
 
 
 def _item_kwargs(item: NPRInput | Mapping[str, Any]) -> dict[str, Any]:

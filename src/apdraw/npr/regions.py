@@ -207,7 +207,8 @@ def estimate_hair_mask(
     1. A skin colour model (Lab, median/MAD) comes from the cheeks; a hair colour model
        from the foreground band above the hairline (non-skin pixels there).
     2. Hair candidates are foreground pixels that are not skin, close to the hair colour
-       and outside the face oval (bangs may enter the oval above the brows).
+       or darker than it (shadowed hair), and outside the face oval (bangs may enter the
+       oval above the brows).
     3. Only candidate components touching the band above the forehead are kept, so
        clothes of another colour and background leaks are dropped.
 
@@ -247,7 +248,10 @@ def estimate_hair_mask(
     hair_model = _robust_model(lab[seed])
     ys = np.arange(sh, dtype=np.float32)[:, None]
     allowed = ~face_s | (ys < ey - 0.5 * d)  # bangs may cover the forehead, not the brows
-    cand = fg_s & ~skin & _within(lab, hair_model, cfg.color_tolerance) & allowed
+    # Hair in shadow is darker than the lit band the model came from, so anything darker
+    # than the model's median also counts.
+    like_hair = _within(lab, hair_model, cfg.color_tolerance) | (lab[..., 0] < hair_model[0][0])
+    cand = fg_s & ~skin & like_hair & allowed
     k = max(3, int(round(5 * s)) | 1)
     cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
     cand &= fg_s
