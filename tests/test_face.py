@@ -350,6 +350,21 @@ def test_pipeline_outputs_on_example(pipeline):
     assert len(pipeline(photo, max_faces=0)) == 0
 
 
+def test_mediapipe_detector_agrees_with_mtcnn(mtcnn):
+    from apdraw.face import MediaPipeDetector
+
+    photo = load_image(GRACE)
+    det = MediaPipeDetector()
+    found = det.detect(photo)
+    assert len(found) == 1 and 0 < found[0].score <= 1
+    ref = mtcnn.detect(photo)[0].landmarks5
+    iod = np.linalg.norm(ref[1] - ref[0])
+    assert np.linalg.norm(found[0].landmarks5 - ref, axis=1).max() < 0.1 * iod
+    assert det.detect(np.full((300, 300, 3), 255, np.uint8)) == []
+    with pytest.raises(ValueError):
+        FacePipeline(detector="dlib", mask_backend=None)
+
+
 # --------------------------------------------------------------------------- acceptance (shared data)
 
 
@@ -377,6 +392,21 @@ def test_acceptance_reference_photos(shared_data, pipeline):
         ious.append(_iou(fg, ref_fg))
     assert np.mean(errors) < 0.04, np.mean(errors)
     assert np.mean(ious) >= 0.95, np.mean(ious)
+
+
+@pytest.mark.shared_data
+def test_mediapipe_detector_on_reference_photos(shared_data):
+    from apdraw.face import MediaPipeDetector
+
+    refs = shared_data / "apdrawing_refs"
+    det = MediaPipeDetector()
+    errors = []
+    for path in sorted((refs / "photo").glob("*.png"))[::2]:
+        ref_lm = landmarks_from_txt(refs / "landmark" / f"{path.stem}.txt").astype(np.float64) - 1
+        found = det.detect(load_image(path))
+        assert found, path.name
+        errors.append(np.linalg.norm(found[0].landmarks5 - ref_lm, axis=1).mean() / np.linalg.norm(ref_lm[1] - ref_lm[0]))
+    assert np.mean(errors) < 0.045, np.mean(errors)
 
 
 @pytest.mark.shared_data

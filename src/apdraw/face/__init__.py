@@ -9,9 +9,10 @@ for measured accuracy and speed):
 * the geometry of ``align.py``: :data:`TEMPLATE_512`, :func:`fit_similarity`,
   :func:`align_face`, :func:`transform_points`, :func:`invert_affine`,
   :func:`flip_horizontal`, :func:`flip_landmarks`, landmark ``.txt`` helpers;
-* :class:`MTCNN` and :class:`Detection`.
+* :class:`MTCNN` and :class:`Detection`; :class:`MediaPipeDetector` (alternative detector);
+  :class:`MediaPipeMasks` (the default mask backend).
 
-MediaPipe is imported only when a :class:`MediaPipeMasks` backend is built.
+MediaPipe is imported only when one of its classes is used.
 """
 
 from apdraw.face.align import (
@@ -35,10 +36,10 @@ from apdraw.face.pipeline import Detector, Face, FacePipeline, MaskBackend, past
 
 def __getattr__(name: str):
     # Lazy: importing mediapipe costs ~1.5 s and is needed only for this backend.
-    if name == "MediaPipeMasks":
-        from apdraw.face.mediapipe_backend import MediaPipeMasks
+    if name in ("MediaPipeMasks", "MediaPipeDetector"):
+        from apdraw.face import mediapipe_backend
 
-        return MediaPipeMasks
+        return getattr(mediapipe_backend, name)
     raise AttributeError(f"module 'apdraw.face' has no attribute {name!r}")
 
 
@@ -53,6 +54,7 @@ __all__ = [
     "FacePipeline",
     "MTCNN",
     "MaskBackend",
+    "MediaPipeDetector",
     "MediaPipeMasks",
     "align_face",
     "bg_region",

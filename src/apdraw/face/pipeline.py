@@ -13,7 +13,8 @@ Usage::
 Two boundaries keep backends swappable:
 
 * :class:`Detector`: ``detect(image) -> list[Detection]`` (box, score and the 5
-  landmarks in APDrawing order). Built in: ``"mtcnn"`` (:class:`MTCNN`).
+  landmarks in APDrawing order). Built in: ``"mtcnn"`` (:class:`MTCNN`, the
+  papers' landmark convention) and ``"mediapipe"`` (:class:`MediaPipeDetector`).
 * :class:`MaskBackend`: ``masks(aligned, landmarks5_aligned) -> FaceMasks``.
   Built in: ``"mediapipe"`` (:class:`MediaPipeMasks`). A trained face parser
   plugs in by implementing the same method; pass the instance as ``mask_backend``.
@@ -115,7 +116,8 @@ class FacePipeline:
     """Detect, align and mask faces. Build once (the models load here), call per photo.
 
     Args:
-        detector: ``"mtcnn"`` or any :class:`Detector`.
+        detector: ``"mtcnn"`` (the papers' landmarks), ``"mediapipe"``
+            (:class:`MediaPipeDetector`), or any :class:`Detector`.
         mask_backend: ``"mediapipe"``, ``"parser"``, ``"mediapipe+parser"`` (see
             ``parser_backend.py``), any :class:`MaskBackend`, or None to skip masks.
         size: side of the aligned frame (512 = APDrawing).
@@ -136,9 +138,14 @@ class FacePipeline:
     ) -> None:
         self.size = size
         if isinstance(detector, str):
-            if detector != "mtcnn":
-                raise ValueError(f"unknown detector {detector!r} (available: 'mtcnn')")
-            detector = MTCNN(min_face_size=min_face_size, max_side=detect_max_side, device=device)
+            if detector == "mtcnn":
+                detector = MTCNN(min_face_size=min_face_size, max_side=detect_max_side, device=device)
+            elif detector == "mediapipe":
+                from apdraw.face.mediapipe_backend import MediaPipeDetector
+
+                detector = MediaPipeDetector()
+            else:
+                raise ValueError(f"unknown detector {detector!r} (available: 'mtcnn', 'mediapipe')")
         self.detector: Detector = detector
         if isinstance(mask_backend, str):
             mask_backend = _build_mask_backend(mask_backend)
