@@ -19,13 +19,13 @@ Drawer = Callable[[list["Face"]], list[np.ndarray]]
 
 
 def _npr(weights: Path | None) -> Drawer:
-    from apdraw.npr import draw_portrait
+    from apdraw.npr import NPRInput, draw_batch
 
     if weights is not None:
         raise ValueError("style 'npr' is not learned; it takes no --weights")
 
     def draw(faces: list["Face"]) -> list[np.ndarray]:
-        return [draw_portrait(f.aligned, fg_mask=f.masks.fg, jaw=f.masks.jaw, hair_mask=f.masks.hair_mask) for f in faces]
+        return draw_batch([NPRInput.from_face(f) for f in faces])
 
     return draw
 

@@ -1,0 +1,118 @@
+"""End-to-end CLI: `apdraw draw` and `apdraw align` on the bundled examples and on bad inputs."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apdraw import __version__
+from apdraw.cli import main
+from apdraw.io import load_image
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"apdraw {__version__}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["draw", "examples"],  # no -o
+        ["draw", "examples", "-o", "x", "--faces", "some"],
+        ["draw", "examples", "-o", "x", "--size", "0"],
+        ["draw", "examples", "-o", "x", "--style", "nope"],
+        ["train", "nope"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+
+
+def test_no_images_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["draw", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 2
+    assert "no images" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def mixed_inputs(tmp_path_factory) -> Path:
+    """The two examples, a two-face photo, and four bad files."""
+    root = tmp_path_factory.mktemp("inputs")
+    hopper = load_image(EXAMPLES / "grace_hopper.jpg")
+    astro = load_image(EXAMPLES / "astronaut.png")
+    Image.fromarray(hopper).save(root / "hopper.jpg", quality=92)
+    Image.fromarray(astro).save(root / "sub_astronaut.png")
+    # Two faces side by side, the second off-centre on a larger white canvas.
+    h = 600
+    pair = np.full((h, 1400, 3), 255, np.uint8)
+    a = np.asarray(Image.fromarray(hopper).resize((round(hopper.shape[1] * 400 / hopper.shape[0]), 400)))
+    b = np.asarray(Image.fromarray(astro).resize((400, 400)))
+    pair[20 : 20 + a.shape[0], 40 : 40 + a.shape[1]] = a
+    pair[150:550, 900:1300] = b
+    Image.fromarray(pair).save(root / "two_faces.png")
+    # Bad inputs: blank (no face), not an image, truncated, too large.
+    Image.new("RGB", (300, 300), (255, 255, 255)).save(root / "blank.png")
+    (root / "notes.jpg").write_text("not an image")
+    buf = io.BytesIO()
+    Image.fromarray(hopper).save(buf, format="JPEG")
+    (root / "cut.jpg").write_bytes(buf.getvalue()[:3000])
+    Image.new("1", (20000, 20000)).save(root / "bomb.png")
+    return root
+
+
+def test_draw_batch_reports_failures_and_continues(mixed_inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["draw", str(mixed_inputs), "-o", str(out), "--faces", "all"])
+    err = capsys.readouterr().err
+    assert code == 1
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert written == ["hopper.png", "sub_astronaut.png", "two_faces_face0.png", "two_faces_face1.png"]
+    for p in out.rglob("*.png"):
+        d = load_image(p)
+        assert d.shape == (512, 512, 3)
+        ink = (d[..., 0] < 128).mean()
+        assert 0.02 < ink < 0.6, f"{p.name}: ink coverage {ink:.3f}"
+    assert not list(out.rglob("*.tmp"))
+    assert "4 failed" in err
+    for name, reason in [("blank.png", "no face"), ("notes.jpg", "not an image"), ("cut.jpg", "truncated"), ("bomb.png", "decompression bomb")]:
+        assert re.search(rf"{name}: .*{reason}", err), (name, err)
+
+
+def test_draw_photo_frame_and_size(tmp_path):
+    src = EXAMPLES / "grace_hopper.jpg"
+    h, w = load_image(src).shape[:2]
+    out = tmp_path / "photo"
+    assert main(["draw", str(src), "-o", str(out), "--frame", "photo"]) == 0
+    d = load_image(out / "grace_hopper.png")
+    assert d.shape[:2] == (h, w)
+    assert d[0, 0, 0] == 255 and (d[..., 0] < 128).mean() > 0.02
+    assert main(["draw", str(src), "-o", str(tmp_path / "small"), "--size", "256"]) == 0
+    assert load_image(tmp_path / "small" / "grace_hopper.png").shape == (256, 256, 3)
+
+
+def test_align_writes_apdrawinggan_layout(tmp_path):
+    out = tmp_path / "ds"
+    assert main(["align", str(EXAMPLES / "astronaut.png"), "-o", str(out)]) == 0
+    assert load_image(out / "astronaut.png").shape == (512, 512, 3)
+    lines = (out / "landmark" / "astronaut.txt").read_text().splitlines()
+    pts = np.array([[int(v) for v in line.split(" ")] for line in lines])
+    assert pts.shape == (5, 2)
+    assert pts[0, 0] < pts[1, 0] and pts[2, 1] < pts[3, 1]  # left eye left of right eye; nose above mouth
+    mask = load_image(out / "mask" / "astronaut.png")[..., 0]
+    assert set(np.unique(mask)) <= {0, 255} and 0.2 < (mask > 127).mean() < 0.9
+    for part in ("eyel", "eyer", "nose", "mouth"):
+        pm = load_image(out / "parts" / f"astronaut_{part}.png")[..., 0] > 127
+        assert 0 < pm.mean() < 0.1
