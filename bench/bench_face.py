@@ -11,6 +11,9 @@ Stages, as the pipeline runs them:
 * masks: the MediaPipe backend (selfie + pose segmentation, face mesh, part masks,
   jaw, boxes), also shown without the pose model.
 
+Each stage reports the median wall time and the median CPU time of the process
+(all threads): on a shared machine the wall time measures other people's load too.
+
 Photos: examples/grace_hopper.jpg centre-cropped to 512x512, and the 2871x2048
 ``align_example/img_1701.jpg`` of ../shared/data when present. Each figure is the
 median over ``--runs`` runs after one warm-up. With ``--write-doc`` the table
@@ -54,20 +57,27 @@ def photos() -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def median_time(fn, runs: int) -> float:
+def median_time(fn, runs: int) -> tuple[float, float]:
+    """-> (median wall seconds, median CPU seconds of this process, all its threads).
+
+    On a shared machine the wall time grows with other people's load; the CPU time
+    is close to what the stage takes on an idle core.
+    """
     fn()  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return float(np.median(wall)), float(np.median(cpu))
 
 
 def bench(runs: int) -> str:
     from apdraw.face import FacePipeline, align_face, transform_points
     from apdraw.face.mediapipe_backend import MediaPipeMasks
 
+    load0 = os.getloadavg()[0]
     pipe = FacePipeline()
     no_pose = MediaPipeMasks(use_pose=False)
     mtcnn = pipe.detector
@@ -88,15 +98,16 @@ def bench(runs: int) -> str:
         rows.append((name, t))
     keys = list(rows[0][1])
     lines = [
-        "| stage | " + " | ".join(name for name, _ in rows) + " |",
-        "|---|" + "---:|" * len(rows),
+        "| stage | " + " | ".join(f"{name}: wall | CPU" for name, _ in rows) + " |",
+        "|---|" + "---:|---:|" * len(rows),
     ]
     for k in keys:
-        lines.append(f"| {k} | " + " | ".join(f"{t[k] * 1000:.0f} ms" for _, t in rows) + " |")
+        cells = " | ".join(f"{t[k][0] * 1000:.0f} ms | {t[k][1] * 1000:.0f} ms" for _, t in rows)
+        lines.append(f"| {k} | {cells} |")
     env = (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
-        f"torch {torch.__version__} (MTCNN runs with 1 thread), median of {runs} runs, "
-        f"1-min load average at the end {os.getloadavg()[0]:.1f}"
+        f"torch {torch.__version__} (MTCNN runs with 1 thread), median of {runs} runs; CPU = process time of all threads, "
+        f"1-min load average before / after {load0:.1f} / {os.getloadavg()[0]:.1f}"
     )
     return "\n".join(lines) + f"\n\nMachine: {env}.\n"
 
