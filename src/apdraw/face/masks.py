@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from apdraw.face.align import txt_landmarks
-
 PART_NAMES = ("eyel", "eyer", "nose", "mouth")
 
 # (width, height) at the original's base resolution 256; scaled by size / 256.
