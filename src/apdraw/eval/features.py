@@ -103,12 +103,13 @@ def default_device() -> torch.device:
 class MobileNetV2Features:
     """The proxy extractor (``mnv2``): MobileNetV2, official ImageNet weights, 256x256."""
 
-    input_size = 256
     early_stage = 1  # index into stages(): stride 4, 24 channels
 
-    def __init__(self, device: str | torch.device | None = None):
+    def __init__(self, device: str | torch.device | None = None, input_size: int = 256):
+        """`input_size` other than 256 changes every mnv2 value; it exists for quick tests only."""
         from apdraw.models.mobilenetv2 import mobilenet_v2
 
+        self.input_size = input_size
         self.device = torch.device(device) if device is not None else default_device()
         self.model = fuse_conv_bn(mobilenet_v2(pretrained=True)).to(self.device)
 
