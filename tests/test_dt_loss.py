@@ -22,6 +22,12 @@ S = 128
 CFG = DTLossConfig().at(256)  # 4 px scale, 12 px cap, as in the compact model
 
 
+@pytest.fixture(autouse=True)
+def _one_thread(_deterministic_threads):
+    """One torch thread: on a shared, oversubscribed 2-core machine two threads run ~10x slower."""
+    torch.set_num_threads(1)
+
+
 def strokes(xs: list[int], width: int = 2, size: int = S) -> np.ndarray:
     """(size, size) uint8 drawing: vertical black strokes at columns ``xs`` on white paper."""
     img = np.full((size, size), 255, np.uint8)

@@ -133,16 +133,19 @@ def soft_dt2(prob: torch.Tensor, tau: float, cap: float) -> torch.Tensor:
     ~0 on ink, ~the squared Euclidean distance to the nearest ink elsewhere
     (slightly less next to thick ink, a soft-min over many pixels).
     """
-    b, c, h, w = prob.shape
+    h, w = prob.shape[-2:]
     r = int(math.ceil(cap))
     k = torch.arange(-r, r + 1, dtype=torch.float64, device=prob.device)
     g = torch.exp(-(k * k) / tau)
-    x = torch.exp(-(cap * cap / tau) * (1.0 - prob.double().clamp(0, 1))).reshape(b * c, 1, h, w)
-    # Zero padding: nothing outside the frame is ink.
-    x = F.conv2d(F.pad(x, (r, r, 0, 0)), g.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, r, r)), g.view(1, 1, -1, 1))
+    x = torch.exp(-(cap * cap / tau) * (1.0 - prob.double().clamp(0, 1)))
+    # Separable blur as sums of shifted copies (float64 convolutions have no fast CPU kernel);
+    # zero padding: nothing outside the frame is ink.
+    xp = F.pad(x, (r, r, 0, 0))
+    x = sum(g[i] * xp[..., i : i + w] for i in range(2 * r + 1))
+    xp = F.pad(x, (0, 0, r, r))
+    x = sum(g[i] * xp[..., i : i + h, :] for i in range(2 * r + 1))
     d2 = -tau * torch.log(x + math.exp(-cap * cap / tau))
-    return d2.clamp(0, cap * cap).float().reshape(b, c, h, w)
+    return d2.clamp(0, cap * cap).float()
 
 
 def soft_dt(prob: torch.Tensor, tau: float, cap: float) -> torch.Tensor:

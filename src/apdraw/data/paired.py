@@ -1,0 +1,327 @@
+"""Paired photo -> drawing data for APDrawingGAN: adapters, preprocessing cache, training set.
+
+Adapters list (photo, drawing) pairs from several layouts as :class:`PairRecord`:
+
+* :func:`apdrawingdb_records`: the original APDrawingDB layout
+  (``data/<phase>/NAME.png`` = A|B side by side at 1024x512, already aligned,
+  ``landmark/ALL/NAME.txt``, ``mask/ALL/NAME.png``): used unchanged;
+* :func:`folder_records`: any two folders with files of the same stem;
+* :func:`fs2k_records`: FS2K (``photo/``, ``sketch/``, ``anno.json``), filterable by style;
+* :func:`cufs_records`: CUFS (``photo/``, ``sketch/``);
+* :func:`photo_records`: photos only, for NPR pre-training pairs.
+
+:func:`preprocess` runs each pair once through the face pipeline (largest face)
+and caches an :class:`AlignedPair` per pair as ``.npz``: aligned 512² photo,
+drawing warped with the *photo's* transform, 5 landmarks, foreground mask. NPR
+pairs get their drawing from :func:`apdraw.npr.draw_portrait` (with jaw line).
+
+:class:`PairedDrawingDataset` serves training samples from the cache with the
+paper's augmentation (rotation ±10°, scale 1-1.1, horizontal flip with
+landmarks mirrored and eyes swapped), plus the exact DT maps and line masks the
+DT loss needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Literal
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from apdraw.io import ImageLoadError, atomic_write, load_image, save_text
+from apdraw.train.loop import SampleKey, key_index, sample_rng
+
+PREP_VERSION = 1  # bump when the cached content changes meaning
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class PairRecord:
+    """One training pair on disk. ``drawing`` None = photo only (NPR); ``side_by_side`` = APDrawingDB A|B file."""
+
+    name: str
+    photo: Path
+    drawing: Path | None = None
+    landmarks: Path | None = None  # original-style 5-point .txt of an already aligned photo
+    mask: Path | None = None  # foreground mask PNG (white = person) of an already aligned photo
+    side_by_side: bool = False
+
+
+# --------------------------------------------------------------------------- adapters
+
+
+def _by_stem(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
+
+
+def folder_records(photo_dir: str | Path, drawing_dir: str | Path) -> list[PairRecord]:
+    """Pairs of files with the same stem in two folders (sorted by name)."""
+    photos, drawings = _by_stem(Path(photo_dir)), _by_stem(Path(drawing_dir))
+    return [PairRecord(n, photos[n], drawings[n]) for n in sorted(photos.keys() & drawings.keys())]
+
+
+def fs2k_records(root: str | Path, style: int | None = None) -> list[PairRecord]:
+    """FS2K pairs (``photo/NAME.jpg``, ``sketch/NAME.jpg``), only drawing ``style`` (0, 1, 2) when given."""
+    root = Path(root)
+    recs = folder_records(root / "photo", root / "sketch")
+    if style is None:
+        return recs
+    anno = json.loads((root / "anno.json").read_text())
+    keep = {row["name"] for row in anno if int(row["style"]) == style}
+    return [r for r in recs if r.name in keep]
+
+
+def cufs_records(root: str | Path) -> list[PairRecord]:
+    """CUFS pairs (``photo/NAME.jpg``, ``sketch/NAME.jpg``)."""
+    return folder_records(Path(root) / "photo", Path(root) / "sketch")
+
+
+def apdrawingdb_records(root: str | Path, phase: str = "train") -> list[PairRecord]:
+    """APDrawingDB: ``data/<phase>/NAME.png`` (A|B), ``landmark/ALL/NAME.txt``, ``mask/ALL/NAME.png``.
+
+    ``root`` is the folder holding ``data/`` (the original's ``dataset/``).
+    Landmark and mask files are used when present; otherwise the face pipeline runs.
+    """
+    root = Path(root)
+    out = []
+    for name, path in _by_stem(root / "data" / phase).items():
+        lm = root / "landmark" / "ALL" / f"{name}.txt"
+        mask = root / "mask" / "ALL" / f"{name}.png"
+        out.append(PairRecord(name, path, path, lm if lm.is_file() else None, mask if mask.is_file() else None, True))
+    return out
+
+
+def photo_records(folders: Iterable[str | Path], prefix: bool = True) -> list[PairRecord]:
+    """Photos of several folders (no drawings); names get the folder name as prefix to stay unique."""
+    out = []
+    for folder in folders:
+        folder = Path(folder)
+        for name, path in _by_stem(folder).items():
+            out.append(PairRecord(f"{folder.parent.name}_{folder.name}_{name}" if prefix else name, path))
+    return out
+
+
+def split_records(records: list[PairRecord], val_fraction: float, part: Literal["train", "val", "all"]) -> list[PairRecord]:
+    """A deterministic hash split by name: the ``val_fraction`` with the smallest SHA-1 are validation."""
+    if part == "all" or val_fraction <= 0:
+        return list(records)
+    ranked = sorted(records, key=lambda r: hashlib.sha1(r.name.encode()).hexdigest())
+    n_val = max(1, int(round(len(records) * val_fraction)))
+    val = {r.name for r in ranked[:n_val]}
+    return [r for r in records if (r.name in val) == (part == "val")]
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+@dataclass
+class AlignedPair:
+    """A preprocessed pair in the 512² APDrawing frame.
+
+    photo (512, 512, 3) uint8 RGB; drawing (512, 512) uint8 gray (255 = paper);
+    landmarks (5, 2) float32 0-based (x, y), APDrawing order; fg (512, 512) uint8 (255 = person).
+    """
+
+    photo: np.ndarray
+    drawing: np.ndarray
+    landmarks: np.ndarray
+    fg: np.ndarray
+
+    def save(self, path: Path) -> None:
+        with atomic_write(path) as f:
+            np.savez_compressed(f, photo=self.photo, drawing=self.drawing, landmarks=self.landmarks, fg=self.fg)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "AlignedPair":
+        with np.load(path) as z:
+            return cls(z["photo"], z["drawing"], z["landmarks"], z["fg"])
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) uint8 with 0.299R + 0.587G + 0.114B (SPEC section 0)."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+
+
+def _read_pair_images(rec: PairRecord) -> tuple[np.ndarray, np.ndarray | None]:
+    photo = load_image(rec.photo)
+    if rec.side_by_side:
+        w = photo.shape[1] // 2
+        return np.ascontiguousarray(photo[:, :w]), to_gray(np.ascontiguousarray(photo[:, w:]))
+    if rec.drawing is None:
+        return photo, None
+    drawing = to_gray(load_image(rec.drawing))
+    if drawing.shape != photo.shape[:2]:
+        # Drawn over the photo's framing: bring it to the photo's size before warping.
+        drawing = cv2.resize(drawing, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_AREA)
+    return photo, drawing
+
+
+def align_pair(rec: PairRecord, pipeline, npr_cfg=None) -> AlignedPair | None:
+    """Align one record (None when no face is found). ``pipeline`` is an :class:`apdraw.face.FacePipeline`.
+
+    Already aligned APDrawingDB items keep their landmarks and mask when given.
+    Records without a drawing get an NPR drawing (``apdraw.npr.draw_portrait``).
+    """
+    from apdraw.face import align as A
+
+    photo, drawing = _read_pair_images(rec)
+    if rec.landmarks is not None and rec.mask is not None and photo.shape[:2] == (512, 512):
+        lm = A.landmarks_from_txt(rec.landmarks).astype(np.float32) - 1.0  # stored 1-based (see apdraw.face.align)
+        fg = np.where(to_gray(load_image(rec.mask)) >= 128, 255, 0).astype(np.uint8)
+        aligned = photo
+        masks = None
+    else:
+        faces = pipeline(photo, max_faces=1)
+        if not faces:
+            return None
+        face = faces[0]
+        aligned, lm, masks = face.aligned, face.landmarks5_aligned.astype(np.float32), face.masks
+        fg = np.asarray(masks.fg, np.uint8)
+        if drawing is not None:
+            drawing = A.warp(drawing, face.matrix, (512, 512))
+    if drawing is None:
+        from apdraw.npr import draw_portrait
+
+        hair = masks.extras.get("hair") if masks is not None else None
+        jaw = masks.jaw if masks is not None else None
+        drawing = draw_portrait(aligned, fg, jaw, hair, npr_cfg, landmarks5=lm)
+    return AlignedPair(aligned, drawing, lm, fg)
+
+
+def cache_path(cache_dir: str | Path, tag: str, name: str) -> Path:
+    return Path(cache_dir) / f"{tag}-v{PREP_VERSION}" / f"{name}.npz"
+
+
+def preprocess(
+    records: list[PairRecord],
+    cache_dir: str | Path,
+    tag: str,
+    pipeline_factory: Callable[[], object] | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Cache every record once (skipping cached ones); returns the cache files of usable pairs.
+
+    Records where no face is found are listed in ``<cache>/<tag>-vN/failed.txt``
+    and left out (and not retried). ``pipeline_factory`` builds the face
+    pipeline lazily (default: ``FacePipeline()``), so a fully cached set needs none.
+    """
+    folder = Path(cache_dir) / f"{tag}-v{PREP_VERSION}"
+    failed_file = folder / "failed.txt"
+    failed = set(failed_file.read_text().split()) if failed_file.is_file() else set()
+    todo = [r for r in records if r.name not in failed and not cache_path(cache_dir, tag, r.name).is_file()]
+    if todo:
+        if pipeline_factory is None:
+            from apdraw.face import FacePipeline
+
+            pipeline_factory = FacePipeline
+        pipeline = pipeline_factory()
+        for rec in tqdm(todo, desc=f"preprocess {tag}", disable=not progress):
+            try:
+                pair = align_pair(rec, pipeline)
+            except ImageLoadError as exc:
+                tqdm.write(f"skipping {rec.name}: {exc}")
+                pair = None
+            if pair is None:
+                failed.add(rec.name)
+                save_text(failed_file, "\n".join(sorted(failed)) + "\n")
+                continue
+            pair.save(cache_path(cache_dir, tag, rec.name))
+    return [p for r in records if (p := cache_path(cache_dir, tag, r.name)).is_file()]
+
+
+# --------------------------------------------------------------------------- training set
+
+
+@dataclass
+class AugmentConfig:
+    """The paper's augmentation; all randomness comes from the loop's per-sample RNG."""
+
+    enabled: bool = True
+    rotate_deg: float = 10.0  # uniform in [-rotate_deg, rotate_deg]
+    scale_min: float = 1.0
+    scale_max: float = 1.1
+    flip: bool = True  # p = 0.5, landmarks mirrored and eyes swapped
+
+
+def augment_matrix(rng: np.random.Generator, cfg: AugmentConfig, size: int = 512) -> np.ndarray:
+    """(2, 3) rotation+scale about the frame centre (identity when disabled)."""
+    if not cfg.enabled:
+        return np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    angle = rng.uniform(-cfg.rotate_deg, cfg.rotate_deg)
+    scale = rng.uniform(cfg.scale_min, cfg.scale_max)
+    c = (size - 1) / 2.0
+    return cv2.getRotationMatrix2D((c, c), angle, scale)
+
+
+def _warp(image: np.ndarray, matrix: np.ndarray, size: int, fill) -> np.ndarray:
+    return cv2.warpAffine(np.ascontiguousarray(image), matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+
+
+class PairedDrawingDataset(Dataset):
+    """Cached :class:`AlignedPair` files -> training samples at ``resolution``.
+
+    Each item is a dict of tensors (S = resolution):
+    ``photo`` (3, S, S) and ``drawing`` (1, S, S) in [-1, 1]; ``fg`` (1, S, S) in
+    {0, 1}; ``boxes`` (4, 4) int64 part boxes at S (eyel, eyer, nose, mouth;
+    x0, y0, x1, y1); and when ``dt_cfg`` is given, ``dt`` (2, S, S) exact
+    distances (px) to ink / paper and ``lines`` (2, S, S) {0, 1} black / white
+    line pixels of the drawing (SPEC A1.1 "ground-truth distance transforms").
+    """
+
+    def __init__(self, files: list[Path], resolution: int = 256, augment: AugmentConfig | None = None, dt_cfg=None):
+        if not files:
+            raise ValueError("no preprocessed pairs: the record list is empty or no face was found in any photo")
+        self.files = list(files)
+        self.resolution = resolution
+        self.augment = augment or AugmentConfig(enabled=False)
+        self.dt_cfg = dt_cfg.at(resolution) if dt_cfg is not None else None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, key: SampleKey | int) -> dict[str, torch.Tensor]:
+        from apdraw.face import flip_horizontal, local_boxes, transform_points, txt_landmarks
+        from apdraw.models.apdrawinggan import fit_boxes
+
+        pair = AlignedPair.load(self.files[key_index(key)])
+        rng = sample_rng(key)
+        photo, drawing, lm, fg = pair.photo, pair.drawing, pair.landmarks.astype(np.float64), pair.fg
+        if self.augment.enabled and self.augment.flip and rng.random() < 0.5:
+            photo, lm = flip_horizontal(photo, lm)
+            drawing, fg = drawing[:, ::-1], fg[:, ::-1]
+        m = augment_matrix(rng, self.augment)
+        lm = transform_points(lm, m)
+        s = self.resolution
+        # One warp straight to the training size: augmentation, then 512 -> S.
+        k = s / 512.0
+        to_s = np.array([[k, 0, (k - 1) / 2], [0, k, (k - 1) / 2]])  # pixel-centre exact rescale
+        full = np.vstack([to_s, [0, 0, 1]]) @ np.vstack([m, [0, 0, 1]])
+        if s < 512:  # pre-blur against aliasing when shrinking (bilinear warp does not filter)
+            sigma = 0.35 / k
+            photo = cv2.GaussianBlur(np.ascontiguousarray(photo), (0, 0), sigma)
+            drawing = cv2.GaussianBlur(np.ascontiguousarray(drawing), (0, 0), sigma)
+        photo_s = _warp(photo, full[:2], s, (255, 255, 255))
+        drawing_s = _warp(drawing, full[:2], s, 255)
+        fg_s = _warp(fg, full[:2], s, 0) >= 128
+        boxes512 = np.array([list(b) for b in local_boxes(txt_landmarks(lm), 512).values()], np.int64)
+        boxes = fit_boxes(torch.from_numpy(boxes512)[None], 512, s)[0]
+        item = {
+            "photo": torch.from_numpy(photo_s).permute(2, 0, 1).float() / 127.5 - 1.0,
+            "drawing": torch.from_numpy(drawing_s)[None].float() / 127.5 - 1.0,
+            "fg": torch.from_numpy(fg_s)[None].float(),
+            "boxes": boxes,
+        }
+        if self.dt_cfg is not None:
+            from apdraw.losses.dt import exact_dt, line_masks
+
+            c = self.dt_cfg
+            item["dt"] = torch.from_numpy(exact_dt(drawing_s, c.cap, c.ink_threshold))
+            item["lines"] = torch.from_numpy(line_masks(drawing_s, c.line_width, c.ink_threshold)).float()
+        return item

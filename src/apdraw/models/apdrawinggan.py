@@ -1,0 +1,348 @@
+"""APDrawingGAN (CVPR 2019): hierarchical generator and discriminator (SPEC A1.2).
+
+Generator = a global U-Net (8 downsamplings) + six local U-Nets (left eye,
+right eye, nose, mouth with 3 downsamplings; hair and background with 4) whose
+outputs are blended by **min pooling** (white, +1, outside each region) into
+``I_local``, and a fusion net (flat conv, 2 ResNet blocks, conv) applied to
+concat(I_global, I_local).
+
+Discriminator = a global PatchGAN plus six local PatchGANs, each conditioned on
+the photo (4-channel input: photo RGB + drawing).
+
+Widths come from :class:`GeneratorConfig` / :class:`DiscriminatorConfig`:
+:func:`full_config` is the paper's size, :func:`compact_config` the shipped one.
+
+Unlike the original, inference runs in eval mode (no dropout, fixed norm
+statistics), so a photo always gives the same drawing.
+
+Public API::
+
+    model = APDrawingGAN.from_pretrained()           # shipped weights (or path=...)
+    drawings = draw_aligned(model, faces)            # list of (512, 512) uint8
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from apdraw.config import from_dict
+from apdraw.models.layers import NormKind, PatchGAN, ResnetBlock, UNet, init_weights, norm_layer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from apdraw.face import Face
+
+PARTS = ("eyel", "eyer", "nose", "mouth")
+REGIONS = ("hair", "bg")
+LOCALS = PARTS + REGIONS
+# Box sizes (W, H) at 256² (SPEC A1.1); they scale linearly with the resolution.
+BOX_SIZES_256 = {"eyel": (56, 40), "eyer": (56, 40), "nose": (48, 48), "mouth": (64, 40)}
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "apdrawinggan_fs2k.safetensors"
+
+
+@dataclass
+class GeneratorConfig:
+    """Widths and depth of the hierarchical generator. Defaults = the paper's full size."""
+
+    resolution: int = 512  # training / inference side length of the aligned face
+    global_channels: tuple[int, ...] = (64, 128, 256, 512, 512, 512, 512, 512)  # 8 downsamplings
+    global_dropout_levels: int = 3
+    part_channels: tuple[int, ...] = (64, 128, 256)  # eyes, nose, mouth: 3 downsamplings
+    region_channels: tuple[int, ...] = (64, 128, 128, 128)  # hair, background: 4 downsamplings
+    region_dropout_levels: int = 1
+    fusion_channels: int = 64
+    fusion_blocks: int = 2
+    norm: NormKind = "batch"
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.resolution % 256:
+            raise ValueError(f"resolution must be a multiple of 256 (box sizes scale from 256), got {self.resolution}")
+        if len(self.global_channels) != 8 or len(self.part_channels) != 3 or len(self.region_channels) != 4:
+            raise ValueError("APDrawingGAN uses 8 (global), 3 (parts) and 4 (hair/bg) downsamplings")
+
+
+@dataclass
+class DiscriminatorConfig:
+    """PatchGAN widths (global and the six local ones share them)."""
+
+    channels: tuple[int, ...] = (64, 128, 256, 512)
+    local_channels: tuple[int, ...] = (64, 128, 256, 512)
+    norm: NormKind = "batch"
+
+
+def full_config() -> tuple[GeneratorConfig, DiscriminatorConfig]:
+    """The paper's networks at 512² (G stack about 62 M parameters)."""
+    return GeneratorConfig(), DiscriminatorConfig()
+
+
+def compact_config() -> tuple[GeneratorConfig, DiscriminatorConfig]:
+    """The shipped CPU-friendly networks at 256² (about 7.3 M generator parameters, under 15 MB in fp16).
+
+    InstanceNorm instead of BatchNorm: eval-mode statistics then equal training
+    ones, which is what the original got by (accidentally) testing in train mode.
+    """
+    g = GeneratorConfig(
+        resolution=256,
+        global_channels=(32, 64, 128, 160, 160, 160, 160, 160),
+        part_channels=(24, 48, 96),
+        region_channels=(24, 48, 48, 48),
+        fusion_channels=16,
+        norm="instance",
+    )
+    d = DiscriminatorConfig(channels=(32, 64, 128, 256), local_channels=(32, 64, 128, 128), norm="instance")
+    return g, d
+
+
+def box_sizes(resolution: int) -> dict[str, tuple[int, int]]:
+    """(W, H) of each part box at ``resolution`` (112x80 eyes, 96x96 nose, 128x80 mouth at 512)."""
+    k = resolution // 256
+    return {name: (w * k, h * k) for name, (w, h) in BOX_SIZES_256.items()}
+
+
+def boxes_array(boxes: Mapping[str, Sequence[int]]) -> np.ndarray:
+    """{"eyel", "eyer", "nose", "mouth"} -> (x0, y0, x1, y1) (as ``FaceMasks.boxes``) -> (4, 4) int64 in PARTS order."""
+    return np.array([list(boxes[p]) for p in PARTS], np.int64)
+
+
+def fit_boxes(boxes: torch.Tensor, from_size: int, resolution: int) -> torch.Tensor:
+    """Rescale part boxes from a ``from_size`` frame to ``resolution`` and shift them inside it.
+
+    ``boxes``: (B, 4, 4) (x0, y0, x1, y1), end exclusive, PARTS order. Returns
+    (B, 4, 4) int64 boxes of exactly :func:`box_sizes` (so crops of a batch stack)
+    lying inside the frame; the original would crash on a box sticking out.
+    """
+    sizes = torch.tensor([box_sizes(resolution)[p] for p in PARTS], dtype=torch.int64, device=boxes.device)
+    centre = (boxes[..., :2].double() + boxes[..., 2:].double()) / 2 * (resolution / from_size)
+    lo = torch.floor(centre - sizes / 2 + 0.5).to(torch.int64)
+    lo = torch.maximum(torch.minimum(lo, resolution - sizes), torch.zeros_like(lo))
+    return torch.cat([lo, lo + sizes], dim=-1)
+
+
+def crop(x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Crop one box per sample: x (B, C, H, W), boxes (B, 4) -> (B, C, h, w) (all boxes the same size)."""
+    return torch.stack([x[b, :, int(y0) : int(y1), int(x0) : int(x1)] for b, (x0, y0, x1, y1) in enumerate(boxes.tolist())])
+
+
+def paste(patch: torch.Tensor, boxes: torch.Tensor, size: int, fill: float = 1.0) -> torch.Tensor:
+    """Inverse of :func:`crop`: place (B, C, h, w) patches into ``fill``-valued (B, C, size, size) canvases."""
+    out = []
+    for b, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
+        out.append(F.pad(patch[b], (x0, size - x1, y0, size - y1), value=fill))
+    return torch.stack(out)
+
+
+def region_masks(fg: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hair and background regions (SPEC A1.1): hair = fg minus the part boxes, bg = 1 - fg.
+
+    ``fg``: (B, 1, H, W) in {0, 1}; returns two (B, 1, H, W) float masks.
+    """
+    outside = torch.ones_like(fg)
+    for b in range(boxes.shape[0]):
+        for x0, y0, x1, y1 in boxes[b].tolist():
+            outside[b, :, y0:y1, x0:x1] = 0
+    return fg * outside, 1.0 - fg
+
+
+def masked(x: torch.Tensor, mask: torch.Tensor, outside: float = -1.0) -> torch.Tensor:
+    """x inside ``mask``, ``outside`` elsewhere (the local nets see -1 outside their region)."""
+    return x * mask + outside * (1.0 - mask)
+
+
+class Fusion(nn.Module):
+    """Combiner: reflect-pad 3, conv7 (2 -> C), norm, ReLU, ResNet blocks, reflect-pad 3, conv7 (C -> 1), Tanh."""
+
+    def __init__(self, channels: int, blocks: int, norm: NormKind, dropout: float):
+        super().__init__()
+        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(2, channels, 7, bias=norm != "batch"), norm_layer(norm, channels), nn.ReLU(True)]
+        layers += [ResnetBlock(channels, norm, dropout) for _ in range(blocks)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(channels, 1, 7), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, global_out: torch.Tensor, local_out: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([global_out, local_out], 1))
+
+
+@dataclass
+class GeneratorOutput:
+    """All intermediate drawings, (B, 1, ., .) in [-1, 1]; ``parts``/``regions`` keyed by name."""
+
+    drawing: torch.Tensor  # fused final output (B, 1, S, S)
+    global_out: torch.Tensor
+    local_out: torch.Tensor  # min-pool blend of the local outputs
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)  # (B, 1, h, w) crops
+    regions: dict[str, torch.Tensor] = field(default_factory=dict)  # (B, 1, S, S), -1 outside the region
+
+
+class HierarchicalGenerator(nn.Module):
+    """Photo -> drawing. forward(photo (B,3,S,S) in [-1,1], boxes (B,4,4) int, fg (B,1,S,S) in {0,1})."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.global_net = UNet(3, 1, cfg.global_channels, cfg.norm, cfg.dropout, cfg.global_dropout_levels)
+        self.locals = nn.ModuleDict({p: UNet(3, 1, cfg.part_channels, cfg.norm, cfg.dropout, 0) for p in PARTS})
+        for r in REGIONS:
+            self.locals[r] = UNet(3, 1, cfg.region_channels, cfg.norm, cfg.dropout, cfg.region_dropout_levels)
+        self.fusion = Fusion(cfg.fusion_channels, cfg.fusion_blocks, cfg.norm, cfg.dropout)
+        init_weights(self)
+
+    def forward(self, photo: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> GeneratorOutput:
+        size = photo.shape[-1]
+        g = self.global_net(photo)
+        parts = {p: self.locals[p](crop(photo, boxes[:, i])) for i, p in enumerate(PARTS)}
+        hair_m, bg_m = region_masks(fg, boxes)
+        regions = {}
+        for name, m in (("hair", hair_m), ("bg", bg_m)):
+            regions[name] = masked(self.locals[name](masked(photo, m)), m)
+        # Min pooling: darker strokes win where regions overlap; +1 (white) outside each region.
+        layers = [paste(parts[p], boxes[:, i], size, 1.0) for i, p in enumerate(PARTS)]
+        layers += [masked(regions["hair"], hair_m, 1.0), masked(regions["bg"], bg_m, 1.0)]
+        local = torch.stack(layers, 0).amin(0)
+        return GeneratorOutput(self.fusion(g, local), g, local, parts, regions)
+
+
+class HierarchicalDiscriminator(nn.Module):
+    """Global + six local PatchGANs on (photo, drawing) pairs; returns logits keyed by name."""
+
+    def __init__(self, cfg: DiscriminatorConfig, local: bool = True):
+        super().__init__()
+        self.global_net = PatchGAN(4, cfg.channels, cfg.norm)
+        self.locals = nn.ModuleDict({n: PatchGAN(4, cfg.local_channels, cfg.norm) for n in LOCALS}) if local else nn.ModuleDict()
+        init_weights(self)
+
+    def forward(self, photo: torch.Tensor, drawing: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> dict[str, torch.Tensor]:
+        ab = torch.cat([photo, drawing], 1)
+        out = {"global": self.global_net(ab)}
+        if len(self.locals):
+            for i, p in enumerate(PARTS):
+                out[p] = self.locals[p](crop(ab, boxes[:, i]))
+            hair_m, bg_m = region_masks(fg, boxes)
+            out["hair"] = self.locals["hair"](masked(ab, hair_m))
+            out["bg"] = self.locals["bg"](masked(ab, bg_m))
+        return out
+
+
+class GlobalGenerator(nn.Module):
+    """The pix2pix baseline: the global U-Net alone (same call signature as the hierarchical one)."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.global_net = UNet(3, 1, cfg.global_channels, cfg.norm, cfg.dropout, cfg.global_dropout_levels)
+        init_weights(self)
+
+    def forward(self, photo: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> GeneratorOutput:
+        g = self.global_net(photo)
+        return GeneratorOutput(g, g, g)
+
+
+# --------------------------------------------------------------------------- inference
+
+
+class APDrawingGAN(nn.Module):
+    """Inference wrapper: a trained generator plus what it needs to run on aligned 512² faces.
+
+    ``generator`` is a :class:`HierarchicalGenerator` (or :class:`GlobalGenerator`
+    when ``hierarchical`` is False). The model runs at ``cfg.resolution``; inputs
+    and outputs of :meth:`draw` are at 512².
+    """
+
+    def __init__(self, cfg: GeneratorConfig, hierarchical: bool = True):
+        super().__init__()
+        self.cfg = cfg
+        self.hierarchical = hierarchical
+        self.generator = HierarchicalGenerator(cfg) if hierarchical else GlobalGenerator(cfg)
+        self.eval()
+
+    # -- persistence --------------------------------------------------------
+    def metadata(self) -> dict[str, str]:
+        return {"format": "apdraw.apdrawinggan/1", "config": json.dumps(asdict(self.cfg)), "hierarchical": json.dumps(self.hierarchical)}
+
+    def save(self, path: str | Path, half: bool = True, extra: dict[str, str] | None = None) -> None:
+        """Write the generator as safetensors (fp16 by default), config in the metadata."""
+        from safetensors.torch import save
+
+        from apdraw.io import atomic_write
+
+        sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in self.generator.state_dict().items()}
+        meta = self.metadata() | (extra or {})
+        with atomic_write(path) as f:
+            f.write(save(sd, metadata=meta))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "APDrawingGAN":
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != "apdraw.apdrawinggan/1":
+                raise ValueError(f"{path}: not an apdraw APDrawingGAN weight file (format={meta.get('format')!r})")
+            sd = {k: f.get_tensor(k).float() if f.get_tensor(k).is_floating_point() else f.get_tensor(k) for k in f.keys()}
+        cfg = from_dict(GeneratorConfig, json.loads(meta["config"]))
+        model = cls(cfg, hierarchical=json.loads(meta.get("hierarchical", "true")))
+        model.generator.load_state_dict(sd)
+        return model.eval()
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None) -> "APDrawingGAN":
+        """Load ``path``, or the shipped default weights when None (FileNotFoundError if not shipped)."""
+        p = Path(path) if path is not None else DEFAULT_WEIGHTS
+        if not p.is_file():
+            raise FileNotFoundError(f"APDrawingGAN weights not found at {p}")
+        return cls.load(p)
+
+    # -- running ------------------------------------------------------------
+    @torch.no_grad()
+    def draw(self, photos: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> torch.Tensor:
+        """Aligned photos -> drawings, at the photos' size.
+
+        ``photos`` (B, 3, S, S) uint8 or float in [0, 255]; ``boxes`` (B, 4, 4)
+        part boxes (x0, y0, x1, y1) in that S frame, PARTS order (see
+        :func:`boxes_array`); ``fg`` (B, 1, S, S) foreground in {0, 1}.
+        Returns (B, S, S) uint8, 255 = paper.
+        """
+        s = self.cfg.resolution
+        x = photos.float() / 127.5 - 1.0
+        m = fg.float()
+        size = x.shape[-1]
+        if size != s:
+            x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+            m = (F.interpolate(m, size=(s, s), mode="bilinear", align_corners=False) >= 0.5).float()
+        y = self.generator(x, fit_boxes(boxes, size, s), m).drawing
+        if size != s:
+            y = F.interpolate(y, size=(size, size), mode="bicubic", align_corners=False)
+        return ((y[:, 0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+
+
+def draw_aligned(model: APDrawingGAN, faces: Sequence["Face"], batch_size: int = 4) -> list[np.ndarray]:
+    """Drawings of aligned faces from :class:`apdraw.face.FacePipeline`.
+
+    Uses each face's ``aligned`` (S, S, 3) uint8 and its ``masks`` (``boxes`` and
+    ``fg``; the pipeline needs a mask backend). Eval mode, no grad, deterministic,
+    batched. Returns one (S, S) uint8 drawing per face (255 = paper).
+    """
+    model.eval()
+    out: list[np.ndarray] = []
+    for i in range(0, len(faces), batch_size):
+        chunk = faces[i : i + batch_size]
+        if any(f.masks is None for f in chunk):
+            raise ValueError("draw_aligned needs faces with masks (build FacePipeline with a mask backend)")
+        photos = torch.from_numpy(np.stack([f.aligned for f in chunk])).permute(0, 3, 1, 2)
+        boxes = torch.from_numpy(np.stack([boxes_array(f.masks.boxes) for f in chunk]))
+        fg = torch.from_numpy(np.stack([np.asarray(f.masks.fg) >= 128 for f in chunk])).float()[:, None]
+        out.extend(model.draw(photos, boxes, fg).numpy())
+    return out
+
+
+def iter_parameters(modules: Iterable[nn.Module]) -> Iterable[nn.Parameter]:
+    for m in modules:
+        yield from m.parameters()

@@ -1,0 +1,157 @@
+"""`apdraw train linedetector`: train the line detectors Θ_b / Θ_w of the DT loss on NPR drawings.
+
+Targets are the morphological line masks (:func:`apdraw.losses.dt.line_masks`)
+of clean NPR drawings (the same cached NPR pairs as APDrawingGAN's
+pre-training). Inputs are the same drawings degraded the way a generator's
+output differs from a clean binary drawing: grey ink and off-white paper,
+blur, noise. The network thus learns "is this a thin stroke" independently of
+contrast, and is differentiable where the morphological operator is not.
+
+Export the trained net for the DT loss with::
+
+    python -m apdraw.train.linedetector export runs/linedetector/checkpoints/latest.pt OUT.safetensors
+
+(the APDrawingGAN task also reads the ``latest.pt`` directly).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from apdraw.data.paired import AlignedPair, augment_matrix, AugmentConfig, preprocess
+from apdraw.losses.dt import line_masks
+from apdraw.models.linedetector import LineDetector, LineDetectorConfig
+from apdraw.train.apdrawinggan import DataConfig, build_records
+from apdraw.train.loop import Context, LoopConfig, SampleKey, TrainTask, key_index, sample_rng
+
+
+@dataclass
+class DegradeConfig:
+    """Random degradations of the input drawing (targets stay clean)."""
+
+    ink_max: float = 0.7  # ink grey drawn from [0, ink_max] (0 = black)
+    paper_min: float = 0.8  # paper grey drawn from [paper_min, 1]
+    blur_max: float = 1.2  # Gaussian blur sigma (px at the training size) drawn from [0, blur_max]
+    noise_max: float = 0.05  # additive Gaussian noise sigma, in [0, 1] grey units
+
+
+@dataclass
+class Config:
+    model: LineDetectorConfig = field(default_factory=LineDetectorConfig)
+    resolution: int = 256
+    line_width: float = 6.0  # px at 512; must match the DT loss's line_width
+    lr: float = 1e-3
+    data: DataConfig = field(default_factory=lambda: DataConfig(source="npr", max_items=300))
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+    loop: LoopConfig = field(default_factory=lambda: LoopConfig(out_dir="runs/linedetector", steps=2000, batch_size=8, sample_every=250))
+
+
+class LineDataset(torch.utils.data.Dataset):
+    """Cached NPR drawings -> (degraded drawing (1, S, S) in [-1, 1], line targets (2, S, S) in {0, 1})."""
+
+    def __init__(self, drawings: list, resolution: int, line_width: float, degrade: DegradeConfig, augment: AugmentConfig | None = None):
+        """``drawings``: cache files of :class:`AlignedPair` or (512, 512) uint8 arrays."""
+        self.items = drawings
+        self.s = resolution
+        self.width = line_width * resolution / 512
+        self.degrade = degrade
+        self.augment = augment or AugmentConfig()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _drawing(self, i: int) -> np.ndarray:
+        item = self.items[i]
+        return item if isinstance(item, np.ndarray) else AlignedPair.load(item).drawing
+
+    def __getitem__(self, key: SampleKey | int):
+        rng = sample_rng(key)
+        d = self._drawing(key_index(key))
+        if self.augment.flip and rng.random() < 0.5:
+            d = d[:, ::-1]
+        m = augment_matrix(rng, self.augment, d.shape[0])
+        k = self.s / d.shape[0]
+        m = np.array([[k, 0, (k - 1) / 2], [0, k, (k - 1) / 2]]) @ np.vstack([m, [0, 0, 1]])
+        d = cv2.GaussianBlur(np.ascontiguousarray(d), (0, 0), 0.35 / k) if k < 1 else np.ascontiguousarray(d)
+        d = cv2.warpAffine(d, m, (self.s, self.s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+        target = line_masks(d, self.width)
+        g = self.degrade
+        x = d.astype(np.float32) / 255.0
+        ink, paper = rng.uniform(0, g.ink_max), rng.uniform(g.paper_min, 1.0)
+        x = ink + (paper - ink) * x
+        sigma = rng.uniform(0, g.blur_max)
+        if sigma > 0.3:
+            x = cv2.GaussianBlur(x, (0, 0), sigma)
+        x = x + rng.normal(0, rng.uniform(0, g.noise_max), x.shape).astype(np.float32)
+        x = np.clip(x, 0, 1) * 2 - 1
+        return torch.from_numpy(x)[None], torch.from_numpy(target).float()
+
+
+class Task(TrainTask):
+    def __init__(self, cfg: Config, dataset: torch.utils.data.Dataset | None = None):
+        super().__init__()
+        self.config = cfg
+        if dataset is None:
+            records, tag = build_records(cfg.data)
+            files = preprocess(records, cfg.data.cache_dir, tag)
+            if not files:
+                raise ValueError("no NPR drawings: no face found in any photo of data.photo_roots")
+            dataset = LineDataset(files, cfg.resolution, cfg.line_width, cfg.degrade, cfg.data.augment)
+        self.dataset = dataset
+
+    def build(self, ctx: Context) -> None:
+        net = ctx.prepare(LineDetector(self.config.model))
+        self.modules["detector"] = net
+        self.net = ctx.wrap(net)
+        opt = torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=(0.9, 0.999))
+        self.optimizers["detector"] = opt
+        total = self.config.loop.steps
+        self.schedulers["detector"] = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + np.cos(np.pi * min(s, total) / total)) * 0.95 + 0.05)
+
+    def train_step(self, batch, step: int, ctx: Context) -> dict[str, float]:
+        x, y = batch
+        with ctx.autocast():
+            logits = self.net(x)
+        # Lines are a few % of the pixels: weight positives so they are not ignored.
+        pos = y.mean((0, 2, 3)).clamp_min(1e-3)
+        weight = ((1 - pos) / pos).clamp(max=20.0).view(1, 2, 1, 1)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=weight)
+        self.optimizers["detector"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["detector"].step()
+        with torch.no_grad():
+            pred = logits.float() > 0
+            inter = (pred & (y > 0.5)).sum((0, 2, 3)).float()
+            union = (pred | (y > 0.5)).sum((0, 2, 3)).float().clamp_min(1)
+            iou = inter / union
+        return {"loss": loss.item(), "iou_black": iou[0].item(), "iou_white": iou[1].item()}
+
+    def sample(self, batch, ctx: Context) -> np.ndarray:
+        """Rows of [input | target black | predicted black | target white | predicted white]."""
+        x, y = batch
+        n = min(4, x.shape[0])
+        p = torch.sigmoid(self.net(x[:n]).float()) * 2 - 1
+        t = y[:n] * 2 - 1
+        cols = [x[:n], t[:, :1], p[:, :1], t[:, 1:], p[:, 1:]]
+        grid = torch.cat([torch.cat(list(c), 1) for c in cols], 2)[0]
+        img = ((grid.cpu().numpy() + 1) * 127.5).round().astype(np.uint8)
+        return np.repeat(img[..., None], 3, 2)
+
+
+def export(checkpoint: str, out: str) -> None:
+    """Write the detector of a training checkpoint as a standalone .safetensors file."""
+    from apdraw.train.apdrawinggan import load_line_detector
+
+    load_line_detector(checkpoint).save(out)
+
+
+if __name__ == "__main__":  # python -m apdraw.train.linedetector export CKPT OUT
+    if len(sys.argv) != 4 or sys.argv[1] != "export":
+        sys.exit("usage: python -m apdraw.train.linedetector export CHECKPOINT.pt OUT.safetensors")
+    export(sys.argv[2], sys.argv[3])

@@ -1,0 +1,322 @@
+"""APDrawingGAN: network sizes, min-pool blending, inference API, data adapters, training and exact resume."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from apdraw.data.paired import (
+    AlignedPair,
+    AugmentConfig,
+    PairedDrawingDataset,
+    PairRecord,
+    align_pair,
+    apdrawingdb_records,
+    fs2k_records,
+    split_records,
+)
+from apdraw.face import TEMPLATE_512, landmarks_to_txt, local_boxes, txt_landmarks
+from apdraw.losses.dt import DTLossConfig, exact_dt
+from apdraw.models.apdrawinggan import (
+    PARTS,
+    APDrawingGAN,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    HierarchicalDiscriminator,
+    HierarchicalGenerator,
+    boxes_array,
+    compact_config,
+    draw_aligned,
+    fit_boxes,
+    full_config,
+)
+from apdraw.models.layers import count_parameters
+from apdraw.train import apdrawinggan as T
+from apdraw.train.loop import LoopConfig, SampleKey, run_training
+
+TINY_G = GeneratorConfig(
+    resolution=256,
+    global_channels=(4, 8, 8, 8, 8, 8, 8, 8),
+    part_channels=(4, 8, 8),
+    region_channels=(4, 8, 8, 8),
+    fusion_channels=4,
+    norm="batch",
+)
+TINY_D = DiscriminatorConfig(channels=(4, 8, 8, 8), local_channels=(4, 8, 8, 8), norm="batch")
+
+
+def synthetic_pair(seed: int) -> AlignedPair:
+    """A 512² 'photo' of coloured discs and its 'drawing': the discs' black outlines."""
+    rng = np.random.default_rng(seed)
+    photo = np.full((512, 512, 3), 235, np.uint8)
+    drawing = np.full((512, 512), 255, np.uint8)
+    for _ in range(6):
+        c = tuple(int(v) for v in rng.integers(60, 450, 2))
+        r = int(rng.integers(25, 70))
+        cv2.circle(photo, c, r, tuple(int(v) for v in rng.integers(0, 160, 3)), -1)
+        cv2.circle(drawing, c, r, 0, 5)
+    fg = np.zeros((512, 512), np.uint8)
+    cv2.ellipse(fg, (256, 300), (170, 230), 0, 0, 360, 255, -1)
+    lm = (TEMPLATE_512 + rng.normal(0, 3, (5, 2))).astype(np.float32)
+    return AlignedPair(photo, drawing, lm, fg)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(_deterministic_threads):
+    """One torch thread: on a shared, oversubscribed 2-core machine two threads run ~10x slower."""
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def pair_files(tmp_path_factory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("pairs")
+    files = []
+    for i in range(6):
+        path = folder / f"pair{i}.npz"
+        synthetic_pair(i).save(path)
+        files.append(path)
+    return files
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def test_full_size_networks_match_the_original_parameter_counts():
+    g_cfg, d_cfg = full_config()
+    g = HierarchicalGenerator(g_cfg)
+    # SPEC A1.2 [measured]: 54.41 M global, 1.448 M per part, 1.710 M hair/bg, 0.158 M fusion, 2.767 M per D.
+    assert count_parameters(g.global_net) == pytest.approx(54.41e6, rel=1e-3)
+    assert count_parameters(g.locals["eyel"]) == pytest.approx(1.448e6, rel=1e-3)
+    assert count_parameters(g.locals["hair"]) == pytest.approx(1.710e6, rel=1e-3)
+    assert count_parameters(g.fusion) == pytest.approx(0.158e6, rel=1e-2)
+    d = HierarchicalDiscriminator(d_cfg)
+    assert count_parameters(d.global_net) == pytest.approx(2.767e6, rel=1e-3)
+    assert len(d.locals) == 6
+    compact = HierarchicalGenerator(compact_config()[0])
+    assert count_parameters(compact) * 2 < 16e6  # fp16 file under 16 MB
+
+
+def boxes_for(lm: np.ndarray, size: int) -> torch.Tensor:
+    b512 = torch.from_numpy(boxes_array(local_boxes(txt_landmarks(lm), 512)))[None]
+    return fit_boxes(b512, 512, size)
+
+
+def test_min_pool_blending_puts_each_local_output_in_its_region():
+    g = HierarchicalGenerator(TINY_G).eval()
+
+    class Const(nn.Module):
+        def __init__(self, v):
+            super().__init__()
+            self.v = v
+
+        def forward(self, x):
+            return torch.full_like(x[:, :1], self.v)
+
+    values = {"eyel": -0.9, "eyer": -0.7, "nose": -0.5, "mouth": -0.3, "hair": 0.2, "bg": 0.6}
+    for k, v in values.items():
+        g.locals[k] = Const(v)
+    boxes = boxes_for(TEMPLATE_512, 256)
+    fg = torch.zeros(1, 1, 256, 256)
+    fg[..., 60:250, 50:210] = 1
+    out = g(torch.zeros(1, 3, 256, 256), boxes, fg)
+    local = out.local_out[0, 0]
+    for i, p in enumerate(PARTS):
+        x0, y0, x1, y1 = boxes[0, i].tolist()
+        # Boxes may overlap (eyes and nose): the darker output wins there.
+        assert local[y0:y1, x0:x1].min() == pytest.approx(values[p]) or local[y0:y1, x0:x1].max() <= values[p] + 1e-6
+    assert local[100, 20] == pytest.approx(values["bg"])  # outside fg
+    assert local[240, 128] == pytest.approx(values["hair"])  # fg, outside the boxes
+    # The local nets saw -1 outside their region; their outputs are kept only inside it.
+    assert out.regions["hair"][0, 0, 100, 20] == -1
+    assert out.drawing.shape == (1, 1, 256, 256)
+
+
+def test_fit_boxes_scales_and_keeps_boxes_inside():
+    b = torch.tensor([[[-20, 10, 92, 90], [400, 420, 512, 500], [200, 200, 296, 296], [0, 0, 128, 80]]])
+    out = fit_boxes(b, 512, 256)
+    w, h = (out[..., 2] - out[..., 0]), (out[..., 3] - out[..., 1])
+    assert w.tolist() == [[56, 56, 48, 64]] and h.tolist() == [[40, 40, 48, 40]]
+    assert (out >= 0).all() and (out[..., 2:] <= 256).all()
+    assert out[0, 2].tolist() == [100, 100, 148, 148]
+
+
+def test_eval_is_deterministic_and_weights_round_trip(tmp_path):
+    model = APDrawingGAN(TINY_G)
+    photos = torch.randint(0, 256, (2, 3, 512, 512), dtype=torch.uint8)
+    boxes = torch.from_numpy(np.stack([boxes_array(local_boxes(txt_landmarks(TEMPLATE_512)))] * 2))
+    fg = torch.ones(2, 1, 512, 512)
+    a, b = model.draw(photos, boxes, fg), model.draw(photos, boxes, fg)
+    assert a.shape == (2, 512, 512) and a.dtype == torch.uint8 and torch.equal(a, b)
+    path = tmp_path / "g.safetensors"
+    model.save(path)
+    loaded = APDrawingGAN.from_pretrained(path)
+    assert loaded.cfg == TINY_G and not loaded.training
+    c = loaded.draw(photos, boxes, fg)
+    assert (a.int() - c.int()).abs().max() <= 3  # fp16 storage
+    with pytest.raises(FileNotFoundError):
+        APDrawingGAN.from_pretrained(tmp_path / "missing.safetensors")
+
+
+def test_draw_aligned_on_pipeline_faces():
+    model = APDrawingGAN(TINY_G)
+    pair = synthetic_pair(3)
+    masks = SimpleNamespace(boxes=local_boxes(txt_landmarks(pair.landmarks)), fg=pair.fg)
+    faces = [SimpleNamespace(aligned=pair.photo, masks=masks)] * 3
+    out = draw_aligned(model, faces, batch_size=2)
+    assert len(out) == 3 and out[0].shape == (512, 512) and out[0].dtype == np.uint8
+    assert np.array_equal(out[0], out[2])
+    with pytest.raises(ValueError, match="masks"):
+        draw_aligned(model, [SimpleNamespace(aligned=pair.photo, masks=None)])
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_dataset_augmentation_flips_landmarks_and_swaps_eyes(pair_files):
+    ds = PairedDrawingDataset(pair_files, 256, AugmentConfig(rotate_deg=0, scale_min=1, scale_max=1), DTLossConfig())
+    plain = PairedDrawingDataset(pair_files, 256, AugmentConfig(enabled=False), DTLossConfig())
+    ref = plain[0]
+    seen_flip = False
+    for seed in range(8):
+        item = ds[SampleKey(0, seed)]
+        if torch.equal(item["drawing"], ref["drawing"]):
+            continue
+        seen_flip = True
+        assert torch.allclose(item["drawing"], ref["drawing"].flip(-1), atol=2 / 127.5)
+        # The image-left eye box of the flipped face is the mirror of the right eye box.
+        x0, _, x1, _ = item["boxes"][0].tolist()
+        rx0, _, rx1, _ = ref["boxes"][1].tolist()
+        assert abs((x0 + x1) / 2 - (256 - (rx0 + rx1) / 2)) <= 2
+    assert seen_flip
+    item = ds[SampleKey(1, 0)]
+    assert set(item) == {"photo", "drawing", "fg", "boxes", "dt", "lines"}
+    assert item["photo"].shape == (3, 256, 256) and -1 <= item["photo"].min() and item["photo"].max() <= 1
+    # The exact DT belongs to the (augmented) drawing it comes with.
+    d8 = ((item["drawing"][0].numpy() + 1) * 127.5).round().astype(np.uint8)
+    assert np.allclose(item["dt"].numpy(), exact_dt(d8, DTLossConfig().at(256).cap))
+
+
+def test_rotation_and_scale_move_the_landmark_boxes(pair_files):
+    ds = PairedDrawingDataset(pair_files, 256, AugmentConfig(flip=False))
+    plain = PairedDrawingDataset(pair_files, 256, AugmentConfig(enabled=False))
+    moved = [not torch.equal(ds[SampleKey(2, s)]["boxes"], plain[2]["boxes"]) for s in range(4)]
+    assert any(moved)
+    assert ds[SampleKey(2, 7)]["photo"].equal(ds[SampleKey(2, 7)]["photo"])  # key-seeded
+
+
+def test_apdrawingdb_layout_is_read_unchanged(tmp_path):
+    pair = synthetic_pair(5)
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "landmark" / "ALL").mkdir(parents=True)
+    (tmp_path / "mask" / "ALL").mkdir(parents=True)
+    ab = np.concatenate([pair.photo, np.repeat(pair.drawing[..., None], 3, 2)], 1)
+    cv2.imwrite(str(tmp_path / "data" / "train" / "img_1.png"), ab[..., ::-1])
+    (tmp_path / "landmark" / "ALL" / "img_1.txt").write_text(landmarks_to_txt(pair.landmarks))
+    cv2.imwrite(str(tmp_path / "mask" / "ALL" / "img_1.png"), pair.fg)
+    recs = apdrawingdb_records(tmp_path)
+    assert [r.name for r in recs] == ["img_1"] and recs[0].side_by_side
+    out = align_pair(recs[0], pipeline=None)  # aligned data: no face pipeline needed
+    assert np.array_equal(out.photo, pair.photo) and np.array_equal(out.drawing, pair.drawing)
+    assert np.abs(out.landmarks - pair.landmarks).max() <= 0.5 + 1e-6
+    assert np.array_equal(out.fg, pair.fg)
+
+
+def test_split_is_deterministic_and_disjoint():
+    recs = [PairRecord(f"n{i}", Path(f"{i}.jpg")) for i in range(50)]
+    train, val = split_records(recs, 0.2, "train"), split_records(recs, 0.2, "val")
+    assert len(val) == 10 and len(train) == 40 and not {r.name for r in train} & {r.name for r in val}
+    assert split_records(list(reversed(recs)), 0.2, "val") == list(reversed(val))
+
+
+@pytest.mark.shared_data
+def test_fs2k_style_filter(shared_data):
+    recs = fs2k_records(shared_data / "fs2k" / "train", style=0)
+    assert len(recs) == 357 and all(r.drawing.parent.name == "sketch" for r in recs)
+    assert len(fs2k_records(shared_data / "fs2k" / "train")) == 1058
+
+
+# --------------------------------------------------------------------------- training
+
+
+def tiny_config(out: Path, steps: int, **loop) -> T.Config:
+    return T.Config(
+        stage="formal",
+        generator=TINY_G,
+        discriminator=TINY_D,
+        lr=1e-3,
+        loss=T.LossConfig(dt=DTLossConfig()),
+        loop=LoopConfig(out_dir=str(out), steps=steps, batch_size=2, log_every=1, sample_every=steps, ckpt_every=steps, **loop),
+    )
+
+
+def test_lr_schedule_never_reaches_zero():
+    total = 100
+    factors = [T.lr_factor(s, total, 0.5) for s in range(total)]
+    assert factors[:51] == [1.0] * 51
+    assert all(a > b for a, b in zip(factors[50:], factors[51:]))
+    assert factors[-1] > 0
+
+
+def test_tiny_training_reduces_the_loss(tmp_path, pair_files):
+    cfg = tiny_config(tmp_path, 20)
+    task = T.Task(cfg, PairedDrawingDataset(pair_files, 256, AugmentConfig(enabled=False), cfg.loss.dt))
+    run_training(task, cfg.loop, cfg)
+    rows = list(csv.DictReader((tmp_path / "log.csv").open()))
+    assert len(rows) == 20 and {"dt_real2fake", "dt_fake2real", "l1_local", "gan_local"} <= set(rows[0])
+    l1 = [float(r["l1"]) for r in rows]
+    assert np.mean(l1[-5:]) < 0.8 * np.mean(l1[:5])
+    assert float(rows[-1]["lr_G"]) > 0
+    assert (tmp_path / "samples" / "step_0000020.png").exists()
+
+
+def test_baseline_trains_without_local_terms(tmp_path, pair_files):
+    cfg = dataclasses.replace(tiny_config(tmp_path, 2), hierarchical=False, stage="pretrain")
+    task = T.Task(cfg, PairedDrawingDataset(pair_files, 256, AugmentConfig(enabled=False)))
+    run_training(task, cfg.loop, cfg)
+    row = next(csv.DictReader((tmp_path / "log.csv").open()))
+    assert "l1_local" not in row and "dt_real2fake" not in row
+    assert len(task.d.locals) == 0
+
+
+def _params(task) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in task.modules["G"].parameters()])
+
+
+def test_resume_is_exact(tmp_path, pair_files):
+    def make(out: Path, steps: int):
+        cfg = tiny_config(out, steps)
+        cfg.loop.ckpt_every = 3
+        cfg.decay_start = 1.0  # the lr schedule depends on loop.steps, which differs between the runs here
+        return cfg, T.Task(cfg, PairedDrawingDataset(pair_files, 256, AugmentConfig(), cfg.loss.dt))
+
+    cfg, full = make(tmp_path / "a", 6)
+    run_training(full, cfg.loop, cfg)
+    cfg, part = make(tmp_path / "b", 4)  # "killed" after step 4; the checkpoint is at step 3
+    run_training(part, cfg.loop, cfg)
+    torch.manual_seed(999)
+    cfg, resumed = make(tmp_path / "b", 6)
+    run_training(resumed, cfg.loop, cfg)
+    assert torch.equal(_params(full), _params(resumed))
+    a = [r["loss_g"] for r in csv.DictReader((tmp_path / "a" / "log.csv").open())]
+    b = [r["loss_g"] for r in csv.DictReader((tmp_path / "b" / "log.csv").open())]
+    assert a == b
+
+
+def test_init_from_a_pretraining_checkpoint(tmp_path, pair_files):
+    cfg = dataclasses.replace(tiny_config(tmp_path / "pre", 1), stage="pretrain")
+    pre = T.Task(cfg, PairedDrawingDataset(pair_files, 256, AugmentConfig(enabled=False)))
+    ckpt = run_training(pre, cfg.loop, cfg)
+    cfg2 = dataclasses.replace(tiny_config(tmp_path / "formal", 1), init=str(ckpt))
+    formal = T.Task(cfg2, PairedDrawingDataset(pair_files, 256, AugmentConfig(enabled=False), cfg2.loss.dt))
+    from apdraw.train.loop import Context
+
+    formal.build(Context(torch.device("cpu"), amp=False, channels_last=False))
+    assert torch.equal(_params(pre), _params(formal))
