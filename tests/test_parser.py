@@ -29,6 +29,7 @@ from apdraw.models.parser import (
     ParserNet,
     colorize,
     load_parser_net,
+    resolve_sides,
     save_parser_net,
 )
 from apdraw.train.loop import SampleKey
@@ -157,6 +158,25 @@ def test_canonical_sides_fixes_mirrored_masks():
     _, mirrored = _synthetic_face(mirrored=True)
     assert (canonical_sides(lab) == lab).all()
     assert (canonical_sides(mirrored) == lab).all()
+
+
+def test_resolve_sides_relabels_by_geometry():
+    import cv2
+
+    _, lab = _synthetic_face(128)
+    _, mirrored = _synthetic_face(128, mirrored=True)
+    assert (resolve_sides(lab) == lab).all()
+    assert (resolve_sides(mirrored) == lab).all()
+    # Both eyes called "left": the one on the image left becomes the person's right.
+    both_left = lab.copy()
+    both_left[lab == 5] = 4
+    assert (resolve_sides(both_left) == lab).all()
+    # A face turned upside down: the nose->mouth axis points up, so sides follow it.
+    upside = cv2.rotate(lab, cv2.ROTATE_180)
+    assert (resolve_sides(np.where(np.isin(upside, (4, 5)), 4, upside).astype(np.uint8)) == upside).all()
+    # No nose: nothing to measure against, labels unchanged.
+    no_nose = np.where(both_left == 2, 1, both_left).astype(np.uint8)
+    assert (resolve_sides(no_nose) == no_nose).all()
 
 
 # ----------------------------------------------------------------------------- data set

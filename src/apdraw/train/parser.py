@@ -184,3 +184,56 @@ def export(checkpoint: str | Path, out: str | Path, half: bool = True, extra: di
 
     save_parser_net(net_from_checkpoint(checkpoint), out, half=half, extra=extra)
     return Path(out)
+
+
+def format_iou_table(iou: np.ndarray, counts: np.ndarray | None = None) -> str:
+    """Markdown table of per-class IoU (classes absent from the split shown as n/a)."""
+    from apdraw.models.parser import CLASS_NAMES
+
+    lines = ["| id | class | IoU | in target mean |", "|---|---|---|---|"]
+    for c, name in enumerate(CLASS_NAMES):
+        val = "n/a" if np.isnan(iou[c]) else f"{iou[c]:.3f}"
+        lines.append(f"| {c} | {name} | {val} | {'yes' if c in TARGET_CLASSES else ''} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m apdraw.train.parser {eval,export} ...``: held-out IoU of weights; checkpoint -> safetensors."""
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser(prog="python -m apdraw.train.parser")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ev = sub.add_parser("eval", help="per-class IoU on the held-out split")
+    ev.add_argument("weights", type=Path, help="a .safetensors file or a training checkpoint (.pt)")
+    ev.add_argument("--data-root", default=default_data_root())
+    ev.add_argument("--n-val", type=int, default=100)
+    ev.add_argument("--limit", type=int, default=None)
+    ex = sub.add_parser("export", help="training checkpoint -> safetensors")
+    ex.add_argument("checkpoint", type=Path)
+    ex.add_argument("out", type=Path)
+    ex.add_argument("--fp32", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    if args.cmd == "export":
+        step = str(torch.load(args.checkpoint, map_location="cpu", weights_only=False)["step"])
+        export(args.checkpoint, args.out, half=not args.fp32, extra={"step": step})
+        print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.2f} MiB, step {step})")
+        return 0
+    if args.weights.suffix == ".pt":
+        parser = FaceParser(net_from_checkpoint(args.weights))
+    else:
+        parser = FaceParser.from_pretrained(args.weights)
+    _, val = split_ids(list_ids(args.data_root), args.n_val)
+    ds = CelebAMaskDataset(args.data_root, val, train=False)
+    t = time.time()
+    res = evaluate(parser, ds, args.limit)
+    print(format_iou_table(res["iou"]))
+    iou = res["iou"]
+    print(f"\ntarget mean IoU ({len(TARGET_CLASSES)} classes): {res['target_miou']:.3f}; hair {iou[13]:.3f}; skin {iou[1]:.3f}")
+    print(f"pixel accuracy {np.trace(res['confusion']) / res['confusion'].sum():.4f}; {time.time() - t:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
