@@ -320,3 +320,7 @@ def test_init_from_a_pretraining_checkpoint(tmp_path, pair_files):
 
     formal.build(Context(torch.device("cpu"), amp=False, channels_last=False))
     assert torch.equal(_params(pre), _params(formal))
+    # A checkpoint exports to the shipped format and loads for inference.
+    T.export(ckpt, tmp_path / "g.safetensors")
+    model = APDrawingGAN.from_pretrained(tmp_path / "g.safetensors")
+    assert model.cfg == TINY_G and model.hierarchical

@@ -95,10 +95,10 @@ def compact_config() -> tuple[GeneratorConfig, DiscriminatorConfig]:
         global_channels=(32, 64, 128, 160, 160, 160, 160, 160),
         part_channels=(24, 48, 96),
         region_channels=(24, 48, 48, 48),
-        fusion_channels=16,
+        fusion_channels=8,
         norm="instance",
     )
-    d = DiscriminatorConfig(channels=(32, 64, 128, 256), local_channels=(32, 64, 128, 128), norm="instance")
+    d = DiscriminatorConfig(channels=(32, 64, 128, 256), local_channels=(16, 32, 64, 64), norm="instance")
     return g, d
 
 

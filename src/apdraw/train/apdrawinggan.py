@@ -69,8 +69,8 @@ class DataConfig:
     style: int = 0  # fs2k drawing style; -1 = all
     phase: str = "train"  # apdrawingdb: data/<phase>
     split: Literal["train", "val", "all"] = "train"
-    val_fraction: float = 0.1  # hash split by name
-    # source=npr: photo folders drawn by the NPR engine; FS2K photos of the FS2K validation split are skipped.
+    val_fraction: float = 0.15  # hash split by name (FS2K: apdraw.data.fs2k's fixed split)
+    # source=npr: photo folders drawn by the NPR engine; photos named like FS2K validation pairs are skipped.
     photo_roots: list[str] = field(default_factory=lambda: [str(SHARED / "celebamask_mini" / "images"), str(SHARED / "fs2k" / "train" / "photo")])
     max_items: int = 0  # use only the first N records (0 = all)
     cache_dir: str = "cache/apdrawinggan"
@@ -126,8 +126,12 @@ def lr_factor(step: int, total: int, decay_start: float) -> float:
 def build_records(cfg: DataConfig):
     """(records, cache tag) for the configured source and split."""
     if cfg.source == "fs2k":
+        from apdraw.data.fs2k import is_validation  # the project's fixed FS2K split
+
         recs = fs2k_records(cfg.root, None if cfg.style < 0 else cfg.style)
-        tag = f"fs2k-style{cfg.style}"
+        if cfg.split != "all":
+            recs = [r for r in recs if is_validation(r.name, cfg.val_fraction) == (cfg.split == "val")]
+        return recs[: cfg.max_items or None], f"fs2k-style{cfg.style}"
     elif cfg.source == "cufs":
         recs, tag = cufs_records(cfg.root), "cufs"
     elif cfg.source == "apdrawingdb":
@@ -137,7 +141,9 @@ def build_records(cfg: DataConfig):
     elif cfg.source == "npr":
         recs, tag = photo_records(cfg.photo_roots, prefix=False), "npr"
         # Keep the FS2K validation photos out of pre-training too.
-        held_out = {r.name for r in split_records(fs2k_records(SHARED / "fs2k" / "train"), cfg.val_fraction, "val")} if (SHARED / "fs2k").is_dir() else set()
+        from apdraw.data.fs2k import is_validation
+
+        held_out = {r.name for r in recs if is_validation(r.name, cfg.val_fraction)}
         # Hash order mixes the photo folders, so max_items takes a bit of each.
         recs = sorted((r for r in recs if r.name not in held_out), key=lambda r: hashlib.sha1(r.name.encode()).hexdigest())
         return recs[: cfg.max_items or None], tag
@@ -261,3 +267,33 @@ class Task(TrainTask):
         cols = [rgb(batch["photo"][:n]), rgb(batch["drawing"][:n]), rgb(out.drawing), rgb(out.global_out), rgb(out.local_out)]
         grid = torch.cat([torch.cat(list(c), 1) for c in cols], 2)  # (3, n*S, 5*S)
         return ((grid.permute(1, 2, 0).cpu().numpy() + 1) * 127.5).round().astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- checkpoints -> inference
+
+
+def model_from_checkpoint(path: str | Path):
+    """The generator of a training checkpoint (``latest.pt``) as an eval-mode :class:`APDrawingGAN`."""
+    from apdraw.config import from_dict
+    from apdraw.models.apdrawinggan import APDrawingGAN
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = from_dict(Config, state["config"])
+    model = APDrawingGAN(cfg.generator, hierarchical=cfg.hierarchical)
+    model.generator.load_state_dict(state["modules"]["G"])
+    model.step = int(state["step"])  # type: ignore[attr-defined]
+    return model.eval()
+
+
+def export(checkpoint: str | Path, out: str | Path, half: bool = True) -> None:
+    """Write a checkpoint's generator as safetensors (fp16 by default) for ``APDrawingGAN.from_pretrained``."""
+    model = model_from_checkpoint(checkpoint)
+    model.save(out, half=half, extra={"train_step": str(model.step), "source": Path(checkpoint).name})
+
+
+if __name__ == "__main__":  # python -m apdraw.train.apdrawinggan export CKPT OUT.safetensors
+    import sys
+
+    if len(sys.argv) != 4 or sys.argv[1] != "export":
+        sys.exit("usage: python -m apdraw.train.apdrawinggan export CHECKPOINT.pt OUT.safetensors")
+    export(sys.argv[2], sys.argv[3])

@@ -1,0 +1,133 @@
+"""Compare APDrawingGAN variants and the NPR engine on the FS2K style-0 validation split.
+
+Methods (each optional):
+  --baseline CKPT   pix2pix baseline (global U-Net only, no local nets, no DT loss)
+  --full CKPT       the full hierarchical model with the DT loss
+  --extra NAME=CKPT further checkpoints (e.g. an ablation), repeatable
+  NPR engine        apdraw.npr.draw_portrait on the same aligned photos (always)
+
+Every method draws the same aligned 512² photos of the validation pairs (the
+project's fixed FS2K split, style 0); the artist drawing is warped into the
+same frame. Metrics against it, at 512²: the symmetric line Chamfer distance
+(px, apdraw.eval.metrics; strokes = luminance < 0.5, and a second figure with
+the lighter pencil threshold 200/255) and SSIM. Writes metrics.json, a
+Markdown table and a side-by-side grid (photo | artist | methods...).
+
+  python scripts/compare_apdrawinggan.py --baseline runs/baseline/checkpoints/latest.pt \
+      --full runs/apdrawinggan/checkpoints/latest.pt --out runs/compare
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from apdraw.data.paired import AlignedPair, preprocess
+from apdraw.eval.metrics import chamfer_distance, ssim
+from apdraw.face import local_boxes, txt_landmarks
+from apdraw.io import save_image, save_text
+from apdraw.models.apdrawinggan import boxes_array
+from apdraw.train.apdrawinggan import DataConfig, build_records, model_from_checkpoint
+
+
+def npr_drawings(pairs: list[AlignedPair]) -> list[np.ndarray]:
+    from apdraw.face import MediaPipeMasks
+    from apdraw.npr import draw_portrait
+
+    backend = MediaPipeMasks()
+    out = []
+    for p in pairs:
+        masks = backend.masks(p.photo, p.landmarks)
+        out.append(draw_portrait(p.photo, masks.fg, masks.jaw, masks.extras.get("hair"), landmarks5=p.landmarks))
+    return out
+
+
+def model_drawings(ckpt: str, pairs: list[AlignedPair]) -> tuple[list[np.ndarray], int]:
+    model = model_from_checkpoint(ckpt)
+    out = []
+    for p in pairs:
+        photo = torch.from_numpy(p.photo).permute(2, 0, 1)[None]
+        boxes = torch.from_numpy(boxes_array(local_boxes(txt_landmarks(p.landmarks))))[None]
+        fg = torch.from_numpy(p.fg >= 128).float()[None, None]
+        out.append(model.draw(photo, boxes, fg)[0].numpy())
+    return out, model.step  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline")
+    ap.add_argument("--full")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=CKPT")
+    ap.add_argument("--out", default="runs/compare")
+    ap.add_argument("--n", type=int, default=0, help="use only the first N validation pairs (0 = all)")
+    ap.add_argument("--grid", type=int, default=8, help="rows in the side-by-side grid")
+    ap.add_argument("--cache-dir", default="cache/apdrawinggan")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    records, tag = build_records(DataConfig(source="fs2k", style=0, split="val", cache_dir=args.cache_dir))
+    files = preprocess(records, args.cache_dir, tag)
+    files = files[: args.n or None]
+    pairs = [AlignedPair.load(f) for f in files]
+    methods: dict[str, list[np.ndarray]] = {}
+    info: dict[str, dict] = {}
+    ckpts = [("pix2pix baseline", args.baseline), ("APDrawingGAN (full)", args.full)]
+    ckpts += [tuple(e.split("=", 1)) for e in args.extra]  # type: ignore[misc]
+    for name, ckpt in ckpts:
+        if ckpt:
+            t = time.time()
+            methods[name], step = model_drawings(ckpt, pairs)
+            info[name] = {"checkpoint": ckpt, "train_steps": step, "seconds_per_image": (time.time() - t) / len(pairs)}
+    t = time.time()
+    methods["NPR engine"] = npr_drawings(pairs)
+    info["NPR engine"] = {"seconds_per_image": (time.time() - t) / len(pairs)}
+
+    results = {}
+    for name, drawings in methods.items():
+        ch = [chamfer_distance(d, p.drawing) for d, p in zip(drawings, pairs)]
+        ch_light = [chamfer_distance(d, p.drawing, threshold=200 / 255) for d, p in zip(drawings, pairs)]
+        ss = [ssim(d, p.drawing) for d, p in zip(drawings, pairs)]
+        results[name] = info[name] | {
+            "chamfer_px": float(np.mean(ch)),
+            "chamfer_px_std": float(np.std(ch)),
+            "chamfer_px_thr200": float(np.mean(ch_light)),
+            "ssim": float(np.mean(ss)),
+            "ssim_std": float(np.std(ss)),
+        }
+    out = Path(args.out)
+    summary = {"n_pairs": len(pairs), "split": "FS2K style 0, validation (apdraw.data.fs2k, val_fraction 0.15)", "methods": results}
+    save_text(out / "metrics.json", json.dumps(summary, indent=2))
+    lines = [
+        f"FS2K style 0 validation, {len(pairs)} pairs, 512² aligned frame.",
+        "",
+        "| method | train steps | Chamfer px (thr 0.5) ↓ | Chamfer px (thr 200/255) ↓ | SSIM ↑ |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r.get('train_steps', '-')} | {r['chamfer_px']:.2f} ± {r['chamfer_px_std']:.2f} | "
+            f"{r['chamfer_px_thr200']:.2f} | {r['ssim']:.3f} ± {r['ssim_std']:.3f} |"
+        )
+    save_text(out / "metrics.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+    rows = []
+    for i, p in enumerate(pairs[: args.grid]):
+        cells = [p.photo, p.drawing] + [m[i] for m in methods.values()]
+        cells = [cv2.resize(c if c.ndim == 3 else np.repeat(c[..., None], 3, 2), (256, 256), interpolation=cv2.INTER_AREA) for c in cells]
+        rows.append(np.concatenate(cells, 1))
+    header = np.full((24, rows[0].shape[1], 3), 255, np.uint8)
+    for j, name in enumerate(["photo", "artist"] + list(methods)):
+        cv2.putText(header, name[:28], (j * 256 + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    save_image(out / "grid.png", np.concatenate([header] + rows, 0))
+    print(f"wrote {out / 'metrics.json'}, {out / 'metrics.md'}, {out / 'grid.png'}")
+
+
+if __name__ == "__main__":
+    main()
