@@ -28,7 +28,7 @@ class MetricInfo:
 
 _PAIRED = {
     "chamfer": MetricInfo("chamfer", "Chamfer (px)", "paired", False, None,
-                          "line Chamfer distance in pixels at 512 (longer side), strokes = luminance < 128"),
+                          "line Chamfer distance in pixels at 512 (longer side); strokes = luminance <= 191 of 255"),
     "ssim": MetricInfo("ssim", "SSIM", "paired", True, None, "SSIM on luminance at 512, Gaussian window 11/1.5"),
     "fsim": MetricInfo("fsim", "FSIM", "paired", True, None, "FSIM (gray) on luminance, computed at 256 (512 / 2)"),
     "lpips_mnv2": MetricInfo("lpips_mnv2", "LPIPS_mnv2", "paired", False, PROXY_EXTRACTOR,
