@@ -324,3 +324,34 @@ def test_init_from_a_pretraining_checkpoint(tmp_path, pair_files):
     T.export(ckpt, tmp_path / "g.safetensors")
     model = APDrawingGAN.from_pretrained(tmp_path / "g.safetensors")
     assert model.cfg == TINY_G and model.hierarchical
+
+
+# --------------------------------------------------------------------------- line detector
+
+
+def test_line_detector_learns_thin_strokes(tmp_path):
+    from apdraw.models.linedetector import LineDetector, LineDetectorConfig
+    from apdraw.train import linedetector as L
+
+    drawings = [synthetic_pair(i).drawing for i in range(4)]
+    for d in drawings:  # add solid fills, which are ink but not lines
+        cv2.circle(d, (256, 256), 60, 0, -1)
+    cfg = L.Config(
+        model=LineDetectorConfig(channels=(8, 8, 8)),
+        resolution=128,
+        lr=3e-3,
+        loop=LoopConfig(out_dir=str(tmp_path), steps=40, batch_size=4, log_every=1, sample_every=40, ckpt_every=40),
+    )
+    ds = L.LineDataset(drawings, cfg.resolution, cfg.line_width, cfg.degrade)
+    x, y = ds[SampleKey(0, 1)]
+    assert x.shape == (1, 128, 128) and y.shape == (2, 128, 128)
+    assert y[0].sum() > 0 and y[0, 64, 64] == 0  # the disc centre is ink but not a line
+    task = L.Task(cfg, ds)
+    ckpt = run_training(task, cfg.loop, cfg)
+    rows = list(csv.DictReader((tmp_path / "log.csv").open()))
+    loss = [float(r["loss"]) for r in rows]
+    assert np.mean(loss[-5:]) < 0.8 * np.mean(loss[:5])
+    L.export(str(ckpt), str(tmp_path / "det.safetensors"))
+    det = LineDetector.load(tmp_path / "det.safetensors")
+    assert det.cfg.channels == (8, 8, 8) and not det.training
+    assert T.load_line_detector(str(ckpt)).state_dict().keys() == det.state_dict().keys()
