@@ -30,9 +30,21 @@ def _npr(weights: Path | None) -> Drawer:
     return draw
 
 
+def _apdrawinggan(weights: Path | None) -> Drawer:
+    from apdraw.models.apdrawinggan import APDrawingGAN, draw_aligned
+
+    model = APDrawingGAN.from_pretrained(weights)
+
+    def draw(faces: list["Face"]) -> list[np.ndarray]:
+        return draw_aligned(model, faces)
+
+    return draw
+
+
 # name -> (factory, one-line description). The first entry is the default style.
 STYLES: dict[str, tuple[Callable[[Path | None], Drawer], str]] = {
     "npr": (_npr, "classical pen drawing (no learned weights)"),
+    "apdrawinggan": (_apdrawinggan, "learned APDrawingGAN line drawing"),
 }
 
 DEFAULT_STYLE = next(iter(STYLES))
