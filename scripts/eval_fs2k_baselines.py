@@ -223,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         "left_out": left_out, "no_face": sorted(no_face), "methods": notes, "seconds_per_photo": timings,
         "frame": "photo frame: styles are pasted back from the aligned crop; XDoG runs on the photo",
     }
+    result["notes"] = [f"**{name}**: {desc}" for name, desc in notes.items()] + [
+        f"FS2K style {args.style} validation split (apdraw.data.fs2k, val_fraction {args.val_fraction}): "
+        f"{len(keep)} of {len(val)} pairs scored" + (f"; left out (no drawing): {', '.join(left_out)}" if left_out else ""),
+        "Frame: every method draws in the photo's own frame (styles: aligned crop pasted back on white; "
+        "XDoG: the photo itself), the frame the FS2K artist drew over.",
+    ]
     index = write_report(result, out / "report")
     save_text(out / "report" / "fs2k.json", json.dumps(result["fs2k"], indent=1) + "\n")
     for header, rows in (paired_rows(result), distribution_rows(result)):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from apdraw.eval.distribution import fid_from_features, frechet_distance, gaussian_stats
-from apdraw.eval.features import Features, InceptionFeatures, fuse_conv_bn, perceptual_distance, prepare
+from apdraw.eval.features import Features, InceptionFeatures, perceptual_distance, prepare
 from apdraw.models.inception import WEIGHTS_FILENAME, FIDInceptionV3
 from test_eval_metrics import blur, drawing, is_increasing, noisy
 

@@ -99,3 +99,24 @@ def test_weights_path_lookup(tmp_path, monkeypatch):
     assert inception_weights_path(cached) == cached  # an explicit path wins
     with pytest.raises(FileNotFoundError, match="no such file"):
         inception_weights_path(tmp_path / "absent.pth")
+
+
+def test_batchnorm_folding_keeps_outputs(net):
+    import copy
+
+    from apdraw.eval.features import fuse_conv_bn
+
+    noisy = copy.deepcopy(net)
+    g = torch.Generator().manual_seed(1)
+    for m in noisy.modules():  # non-trivial statistics, so folding has something to get right
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    fused = fuse_conv_bn(copy.deepcopy(noisy))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.rand(1, 3, 75, 75)
+    with torch.inference_mode():
+        for a, b in zip(noisy.blocks(x), fused.blocks(x)):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * float(a.abs().max()))

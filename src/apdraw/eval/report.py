@@ -120,7 +120,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def notes(result: dict[str, Any]) -> list[str]:
-    """Protocol notes every report prints (proxy labels, sizes, resize rule)."""
+    """Protocol notes every report prints (proxy labels, sizes, resize rule), then ``result["notes"]``."""
     s = result["settings"]
     out = [f"**{metric_info(n).label}**: {info['note']}" for n, info in result["metrics"].items()]
     out.append(
@@ -133,7 +133,7 @@ def notes(result: dict[str, Any]) -> list[str]:
         "real-vs-real floor use the same N."
     )
     out.append("KID is the unbiased estimate: slightly negative values mean 'indistinguishable at this N'.")
-    return out
+    return out + list(result.get("notes", []))
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from apdraw.eval.catalog import DEFAULT_METRICS, PROXY_EXTRACTOR, STANDARD_EXTRA
 from apdraw.eval.distribution import fid_from_features, frechet_distance, gaussian_stats, kid_from_features
 from apdraw.eval.features import perceptual_distance
 from apdraw.eval.imageprep import paired_size, resize_u8, to_gray
-from apdraw.eval.sets import EvalInputError, ImageSet, halves, image_set, match_keys, subsample
+from apdraw.eval.sets import EvalInputError, halves, image_set, match_keys, subsample
 from apdraw.eval.swd import SWDConfig, swd_descriptors, swd_from_descriptors
 from apdraw.io import ImageLoadError, load_image
 
