@@ -20,9 +20,9 @@ right before each run in the same process: 4 float32 1024x1024 matmuls (torch)
 plus 4 sigma-3 Gaussian blurs of a 1024x1024 float32 image (OpenCV). The ratio
 "stage / RU" moves much less between machines and loads than seconds do.
 
-Separately, a cold ``python -m apdraw draw`` subprocess per photo gives the
+Separately, a fresh Python process running ``apdraw draw`` per photo gives the
 whole command's wall time (imports and model loading included) and its peak
-resident memory (ru_maxrss of the child).
+resident memory (VmHWM of that process).
 
 With ``--write-doc`` the tables replace the CPU section of docs/BENCHMARKS.md.
 """
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -76,6 +75,9 @@ def reference_workload() -> Callable[[], None]:
     return run
 
 
+REF_TIMES: list[float] = []  # every reference-unit timing of this process
+
+
 def measure(fn: Callable[[], object], ref: Callable[[], None], runs: int) -> dict[str, float]:
     """Median wall s, CPU s and stage/RU ratio over `runs` runs (one warm-up first)."""
     fn()
@@ -84,6 +86,7 @@ def measure(fn: Callable[[], object], ref: Callable[[], None], runs: int) -> dic
         t = time.perf_counter()
         ref()
         t_ref = time.perf_counter() - t
+        REF_TIMES.append(t_ref)
         t, c = time.perf_counter(), time.process_time()
         fn()
         wall.append(time.perf_counter() - t)
@@ -99,7 +102,6 @@ def stage_table(style: str, runs: int) -> tuple[str, float]:
     from apdraw.styles import get_drawer
 
     ref = reference_workload()
-    ru = measure(ref, ref, runs)["wall"]
     t0 = time.perf_counter()
     pipe = FacePipeline()
     drawer = get_drawer(style)
@@ -142,29 +144,39 @@ def stage_table(style: str, runs: int) -> tuple[str, float]:
         cells = " | ".join(f"{t[k]['wall']:.3f} s | {t[k]['cpu']:.3f} s | {t[k]['ru']:.2f}" for _, t in columns)
         lines.append(f"| {k} | {cells} |")
     lines.append("")
-    lines.append(f"Reference unit (RU) on this run: median {ru:.3f} s. Model construction "
+    ru = float(np.median(REF_TIMES))
+    lines.append(f"Reference unit (RU) on this run: median {ru:.3f} s over its {len(REF_TIMES)} timings. Model construction "
                  f"(`FacePipeline()` + drawer): {setup:.2f} s, once per process.")
     return "\n".join(lines), ru
 
 
+# Runs `apdraw draw` like `python -m apdraw` does, then reports the process's own peak
+# resident memory. VmHWM belongs to the post-exec address space; ru_maxrss would also
+# count the parent's memory at fork time, which Linux carries across exec.
+_CHILD = (
+    "import sys\n"
+    "from apdraw.cli import main\n"
+    "rc = main(sys.argv[1:])\n"
+    "status = open('/proc/self/status').read()\n"
+    "print('VmHWM_kB', status.split('VmHWM:')[1].split()[0], file=sys.stderr)\n"
+    "sys.exit(rc)\n"
+)
+
+
 def cold_table(style: str) -> str:
-    """A fresh `python -m apdraw draw` per photo: whole-command wall time and peak RSS."""
+    """A fresh process running `apdraw draw` per photo: whole-command wall time and peak RSS."""
     rows = ["| photo | wall (cold process) | peak RSS |", "|---|---:|---:|"]
     for path in photo_paths():
         with tempfile.TemporaryDirectory() as out:
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             t = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "apdraw", "draw", str(path), "-o", out, "--frame", "photo",
+            proc = subprocess.run([sys.executable, "-c", _CHILD, "draw", str(path), "-o", out, "--frame", "photo",
                                    "--style", style], capture_output=True, text=True)
             wall = time.perf_counter() - t
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        if proc.returncode != 0:
+        hwm = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("VmHWM_kB")]
+        if proc.returncode != 0 or not hwm:
             rows.append(f"| {path.name} | failed (exit {proc.returncode}) | |")
             continue
-        # ru_maxrss of children is the largest child so far: exact for the first,
-        # a lower bound after that unless it grew.
-        note = "" if peak > before else " (≤ earlier)"
-        rows.append(f"| {path.name} | {wall:.2f} s | {peak / 1024:.0f} MiB{note} |")
+        rows.append(f"| {path.name} | {wall:.2f} s | {int(hwm[0]) / 1024:.0f} MiB |")
     return "\n".join(rows)
 
 
@@ -195,14 +207,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", default="npr", help="drawing style of `apdraw draw --style`")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-process runs")
     parser.add_argument("--write-doc", action="store_true", help=f"replace the CPU section of {DOC}")
+    parser.add_argument("--ru-only", action="store_true", help="only time the reference unit (to convert RU to seconds)")
     args = parser.parse_args(argv)
+    if args.ru_only:
+        ref = reference_workload()
+        measure(ref, ref, args.runs)
+        print(f"reference unit: {np.median(REF_TIMES):.3f} s (median of {len(REF_TIMES)})")
+        return 0
     load0 = os.getloadavg()[0]
     stages, _ = stage_table(args.style, args.runs)
     parts = [f"Command: `python bench/bench_draw.py --runs {args.runs} --style {args.style}"
              f"{' --no-cold' if args.no_cold else ''} --write-doc`", "",
              f"Per stage, median of {args.runs} runs after a warm-up (models built once):", "", stages]
     if not args.no_cold:
-        parts += ["", "Whole command, cold (`python -m apdraw draw PHOTO -o OUT --frame photo`):", "",
+        parts += ["", "Whole command in a fresh process (`apdraw draw PHOTO -o OUT --frame photo`), "
+                  "imports and model loading included:", "",
                   cold_table(args.style)]
     parts += ["", f"Machine: {environment(load0)}."]
     block = "\n".join(parts)

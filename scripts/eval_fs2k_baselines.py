@@ -1,13 +1,15 @@
 """Evaluate every available drawing method on the held-out FS2K validation split (style 0) in one report.
 
     python scripts/eval_fs2k_baselines.py [-o runs/fs2k_baselines] [--style 0] [--limit N]
-                                          [--method NAME=DIR ...] [--skip-style NAME ...] [--force]
+                                          [--weights STYLE=PATH ...] [--method NAME=DIR ...]
+                                          [--skip-style NAME ...] [--force]
 
 Methods come from a registry:
 
 * every drawing style of ``apdraw draw`` (:data:`apdraw.styles.STYLES`: the NPR
-  engine, and each trained model once it is registered there and its weights
-  load); a style whose weights are missing is listed as unavailable and skipped;
+  engine, and each trained model registered there, with its shipped weights or
+  ``--weights STYLE=PATH``); a style whose weights are missing is reported as
+  unavailable and skipped;
 * ``xdog``: plain isotropic XDoG lines (:func:`apdraw.npr.xdog`, default
   parameters) on the whole photo, no face processing;
 * ``--method NAME=DIR``: drawings made elsewhere, one per photo, named like the photos.
@@ -62,13 +64,13 @@ class Method:
     needs_face: bool
 
 
-def _style_method(style: str, description: str) -> Method:
+def _style_method(style: str, description: str, weights: str | None = None) -> Method:
     def build() -> PhotoDrawer:
         from apdraw.face import paste_back
         from apdraw.styles import get_drawer
 
         try:
-            drawer = get_drawer(style)
+            drawer = get_drawer(style, weights)
         except (FileNotFoundError, ValueError) as exc:
             raise MethodUnavailable(str(exc)) from exc
         pipeline = _pipeline()
@@ -110,11 +112,12 @@ def _pipeline():
     return _PIPELINE
 
 
-def registry() -> list[Method]:
-    """All known methods: the drawing styles of `apdraw draw`, then plain XDoG."""
+def registry(weights: dict[str, str] | None = None) -> list[Method]:
+    """All known methods: the drawing styles of `apdraw draw` (with `weights[style]` when given), then plain XDoG."""
     from apdraw.styles import STYLES
 
-    return [_style_method(name, desc) for name, (_, desc) in STYLES.items()] + [_xdog_method()]
+    weights = weights or {}
+    return [_style_method(name, desc, weights.get(name)) for name, (_, desc) in STYLES.items()] + [_xdog_method()]
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -136,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N validation pairs (quick runs)")
     parser.add_argument("--method", action="append", default=[], metavar="NAME=DIR",
                         help="add drawings made elsewhere (files named like the photos)")
+    parser.add_argument("--weights", action="append", default=[], metavar="STYLE=PATH",
+                        help="weights file for a learned style (default: the shipped ones)")
     parser.add_argument("--skip-style", action="append", default=[], metavar="NAME", help="leave a registered method out")
     parser.add_argument("--metrics", nargs="+", help="passed to the evaluation (default: apdraw eval's default set)")
     parser.add_argument("--force", action="store_true", help="redraw even when a method's drawings exist")
@@ -159,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     methods, notes = {}, {}
     timings: dict[str, float] = {}
     no_face: set[str] = set()
-    for method in registry():
+    weights = dict(item.split("=", 1) for item in args.weights)
+    for method in registry(weights):
         if method.name in args.skip_style:
             continue
         folder = out / method.name
@@ -232,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     index = write_report(result, out / "report")
     save_text(out / "report" / "fs2k.json", json.dumps(result["fs2k"], indent=1) + "\n")
     for header, rows in (paired_rows(result), distribution_rows(result)):
+        if len(header) <= 2:  # no metric of that kind
+            continue
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for row in rows:
