@@ -231,7 +231,9 @@ class Task(TrainTask):
         self.optimizers["D"].step()
 
         # G: fool D, match the drawing globally and per region, and match its lines (DT).
-        self.d.requires_grad_(False)
+        # Freezing D skips its weight gradients; under DDP every parameter must get one, so
+        # there D's (unused) gradients are computed and zeroed by the next D step instead.
+        self.d.requires_grad_(ctx.world > 1)
         with ctx.autocast():
             d_fake = self.d_step(photo, fake, boxes, fg)
         gan_g = gan_loss(d_fake["global"], True, lc.gan)
