@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-
 
 def photos(size: int, n: int) -> list[np.ndarray]:
     import cv2
@@ -42,14 +40,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--n", type=int, default=30)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--size", type=int, default=512)
     args = ap.parse_args()
 
     from apdraw.models.parser import FaceParser
 
-    torch.set_num_threads(args.threads)
-    parser = FaceParser.from_pretrained(args.weights)
+    parser = FaceParser.from_pretrained(args.weights, num_threads=args.threads)
     images = photos(args.size, args.n)
     for im in images[:3]:  # warm-up: first calls allocate and pick kernels
         parser.parse(im)

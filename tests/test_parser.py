@@ -35,6 +35,25 @@ from apdraw.models.parser import (
 from apdraw.train.loop import SampleKey
 from apdraw.train.parser import confusion, dice_loss, iou_from_confusion
 
+@pytest.fixture(autouse=True)
+def _native_kernels():
+    """One thread, native kernels: fast and stable on busy shared 2-core machines.
+
+    oneDNN spends seconds creating kernels for every new tensor shape, and two
+    OpenMP threads on a loaded 2-core machine stall (measured 100+ s for a test
+    that takes 1 s single-threaded).
+    """
+    import warnings
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
+    torch.set_num_threads(threads)
+
+
 SMALL = ParserArch(decoder_channels=(16, 16, 8, 8), input_size=64)
 
 
@@ -229,7 +248,9 @@ def test_train_export_and_parse_cli(tmp_path):
 
     root = _write_dataset(tmp_path / "cm", n=6)
     cfg = Config(
-        loop=LoopConfig(out_dir=str(tmp_path / "run"), steps=3, batch_size=2, log_every=1, sample_every=3, ckpt_every=3),
+        loop=LoopConfig(
+            out_dir=str(tmp_path / "run"), steps=3, batch_size=2, log_every=1, sample_every=3, ckpt_every=3, threads=1
+        ),
         data_root=str(root),
         n_val=2,
         size=64,
@@ -289,6 +310,33 @@ def test_parser_mask_backend_with_oracle_parser():
 
 
 # ----------------------------------------------------------------------------- shipped weights
+
+
+def test_face_pipeline_with_parser_backend_on_a_real_photo():
+    """Grace Hopper (public domain, ships with matplotlib) through MTCNN + alignment + the shipped parser."""
+    import matplotlib
+
+    from apdraw.face import FacePipeline
+    from apdraw.io import load_image
+
+    photo = load_image(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    pipe = FacePipeline(mask_backend="parser")
+    face = pipe(photo, max_faces=1)[0]
+    masks = face.masks
+    lm = np.round(face.landmarks5_aligned).astype(int)
+    assert masks.parts["eyel"][lm[0, 1], lm[0, 0]] and masks.parts["eyer"][lm[1, 1], lm[1, 0]]
+    assert masks.parts["nose"][lm[2, 1], lm[2, 0]]
+    assert masks.fg[lm[2, 1], lm[2, 0]] == 255 and masks.fg[5, 5] == 0  # template corner: white padding
+    for x in (lm[0, 0], lm[1, 0]):  # cheeks, below the eyes at nose height
+        assert masks.extras["skin"][lm[2, 1] - 7 : lm[2, 1] + 8, x - 7 : x + 8].mean() > 0.7
+    assert masks.parts["mouth"][(lm[3, 1] + lm[4, 1]) // 2, (lm[3, 0] + lm[4, 0]) // 2]
+    # She wears a uniform cap and glasses; the cap covers her hair.
+    assert masks.extras["hat"][: lm[0, 1] - 60].mean() > 0.1
+    assert masks.extras["eyeglasses"].sum() > 500
+    assert masks.face_oval[lm[2, 1], lm[2, 0]] and masks.jaw is not None
+    parser = pipe.mask_backend
+    assert parser.last_labels is not None and parser.last_labels.shape == face.aligned.shape[:2]
+
 
 
 @pytest.mark.shared_data

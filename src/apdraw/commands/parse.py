@@ -29,20 +29,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
     p.add_argument("--weights", type=Path, default=None, help="parser safetensors (default: the shipped weights)")
     p.add_argument("--no-color", action="store_true", help="skip the colour-coded <name>_color.png")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for the network (default 1; see docs/PARSER.md)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from apdraw.batch import run_batch
     from apdraw.io import load_image, save_image
     from apdraw.models.parser import FaceParser, colorize
 
-    torch.set_num_threads(min(torch.get_num_threads(), 4))
     try:
-        parser = FaceParser.from_pretrained(args.weights)
+        parser = FaceParser.from_pretrained(args.weights, num_threads=max(1, args.threads))
     except (FileNotFoundError, ValueError) as exc:
         print(f"apdraw parse: {exc}", file=sys.stderr)
         return 2

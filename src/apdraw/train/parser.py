@@ -209,21 +209,21 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--data-root", default=default_data_root())
     ev.add_argument("--n-val", type=int, default=100)
     ev.add_argument("--limit", type=int, default=None)
+    ev.add_argument("--no-fix-sides", action="store_true", help="skip the geometric left/right relabelling")
     ex = sub.add_parser("export", help="training checkpoint -> safetensors")
     ex.add_argument("checkpoint", type=Path)
     ex.add_argument("out", type=Path)
     ex.add_argument("--fp32", action="store_true")
     args = ap.parse_args(argv)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     if args.cmd == "export":
         step = str(torch.load(args.checkpoint, map_location="cpu", weights_only=False)["step"])
         export(args.checkpoint, args.out, half=not args.fp32, extra={"step": step})
         print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.2f} MiB, step {step})")
         return 0
     if args.weights.suffix == ".pt":
-        parser = FaceParser(net_from_checkpoint(args.weights))
+        parser = FaceParser(net_from_checkpoint(args.weights), fix_sides=not args.no_fix_sides)
     else:
-        parser = FaceParser.from_pretrained(args.weights)
+        parser = FaceParser.from_pretrained(args.weights, fix_sides=not args.no_fix_sides)
     _, val = split_ids(list_ids(args.data_root), args.n_val)
     ds = CelebAMaskDataset(args.data_root, val, train=False)
     t = time.time()
