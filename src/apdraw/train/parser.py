@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from apdraw.data.celebamask import AugmentConfig, CelebAMaskDataset, list_ids, split_ids
+from apdraw.data.celebamask import AugmentConfig, CelebAMaskDataset, ParserAugment, list_ids, split_ids
 from apdraw.models.parser import NUM_CLASSES, TARGET_CLASSES, FaceParser, ParserArch, ParserNet, colorize
 from apdraw.train.loop import Context, LoopConfig, TrainTask
 
@@ -90,8 +90,13 @@ def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
         return np.where(union > 0, tp / union, np.nan)
 
 
-def evaluate(parser: FaceParser, dataset: CelebAMaskDataset, limit: int | None = None) -> dict[str, object]:
+def evaluate(
+    parser: FaceParser, dataset: CelebAMaskDataset, limit: int | None = None, reframe: ParserAugment | None = None
+) -> dict[str, object]:
     """Per-class IoU of ``parser`` on the dataset's original (full-size) photos.
+
+    With ``reframe``, each photo is first moved by that augmentation (e.g. shrunk
+    off-centre onto a new background), to measure photos that are not CelebA crops.
 
     Returns {"iou": (19,) array, "target_miou": mean IoU over TARGET_CLASSES, "confusion": cm}.
     """
@@ -99,6 +104,9 @@ def evaluate(parser: FaceParser, dataset: CelebAMaskDataset, limit: int | None =
     n = len(dataset) if limit is None else min(limit, len(dataset))
     for i in range(n):
         image, labels = dataset.pair(i)
+        if reframe is not None:
+            # Fixed per-photo seeds: the same re-framed test set on every run.
+            image, labels = reframe(image, labels, np.random.default_rng([i, 7]), background_source=dataset.pair((i + 1) % n))
         cm += confusion(parser.parse(image), labels)
     iou = iou_from_confusion(cm)
     return {"iou": iou, "target_miou": float(np.nanmean(iou[list(TARGET_CLASSES)])), "confusion": cm}
@@ -209,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--data-root", default=default_data_root())
     ev.add_argument("--n-val", type=int, default=100)
     ev.add_argument("--limit", type=int, default=None)
+    ev.add_argument("--reframed", action="store_true", help="shrink each photo off-centre onto a new background first")
     ev.add_argument("--no-fix-sides", action="store_true", help="skip the geometric left/right relabelling")
     ex = sub.add_parser("export", help="training checkpoint -> safetensors")
     ex.add_argument("checkpoint", type=Path)
@@ -227,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     _, val = split_ids(list_ids(args.data_root), args.n_val)
     ds = CelebAMaskDataset(args.data_root, val, train=False)
     t = time.time()
-    res = evaluate(parser, ds, args.limit)
+    reframe = None
+    if args.reframed:
+        photometric_off = dict(flip=0.0, reframe=1.0, jitter=0.0, gray=0.0, blur=0.0, jpeg=0.0)
+        reframe = ParserAugment(512, AugmentConfig(**photometric_off))
+    res = evaluate(parser, ds, args.limit, reframe)
     print(format_iou_table(res["iou"]))
     iou = res["iou"]
     print(f"\ntarget mean IoU ({len(TARGET_CLASSES)} classes): {res['target_miou']:.3f}; hair {iou[13]:.3f}; skin {iou[1]:.3f}")
