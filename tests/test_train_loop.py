@@ -117,3 +117,17 @@ def test_bad_loop_config_is_a_clear_error(tmp_path):
         load_config(_Cfg, overrides=["loop.batch_size=big"])
     cfg = load_config(_Cfg, overrides=["loop.steps=5", "name=y"])
     assert cfg.loop.steps == 5 and cfg.name == "y"
+
+
+def test_train_command_accepts_overrides_after_the_config_file(tmp_path, capsys):
+    from apdraw.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("loop:\n  steps: 7\n")
+    assert main(["train", "parser", "-c", str(cfg), "loop.batch_size=3", "--print-config"]) == 0
+    out = capsys.readouterr().out
+    assert "steps: 7" in out and "batch_size: 3" in out
+    assert main(["train", "parser", "loop.steps=9", "-c", str(cfg), "--print-config"]) == 0
+    assert "steps: 9" in capsys.readouterr().out
+    assert main(["train", "parser", "-c", str(cfg), "loop.stepz=1"]) == 2
+    assert "unknown" in capsys.readouterr().err
