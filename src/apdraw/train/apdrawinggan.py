@@ -83,9 +83,10 @@ class LossConfig:
     lambda_l1: float = 100.0
     lambda_local: float = 25.0  # local transfer L1 (each of the six local outputs)
     local_gan: float = 0.25  # weight of the six local adversarial terms in G's loss
-    # Per DT direction. The original's 0.1 multiplied a pixel *sum*; ours is a mean in [0, 2),
-    # so the weight that gives the term a comparable share of the G loss is ~100x larger.
-    lambda_dt: float = 10.0
+    # Per DT direction. The original's 0.1 multiplied a pixel *sum*; ours is a mean in [0, 2).
+    # 10 made the DT term dominate locally on FS2K (G drew hatching to put ink near every real
+    # stroke, then the local Ds took over); 1 keeps it an auxiliary term next to 100 x L1.
+    lambda_dt: float = 1.0
     dt: DTLossConfig = field(default_factory=DTLossConfig)
     line_detector: str = ""  # .safetensors or a linedetector run's latest.pt; "" = every ink pixel is a line
 
