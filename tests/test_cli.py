@@ -116,3 +116,17 @@ def test_align_writes_apdrawinggan_layout(tmp_path):
     for part in ("eyel", "eyer", "nose", "mouth"):
         pm = load_image(out / "parts" / f"astronaut_{part}.png")[..., 0] > 127
         assert 0 < pm.mean() < 0.1
+
+
+def test_mask_choices_match_the_face_pipeline():
+    from apdraw.commands import align, draw
+    from apdraw.face.pipeline import MASK_BACKENDS
+
+    assert draw.MASK_CHOICES == align.MASK_CHOICES == MASK_BACKENDS
+
+
+def test_draw_with_parser_masks(tmp_path):
+    out = tmp_path / "p"
+    assert main(["draw", str(EXAMPLES / "astronaut.png"), "-o", str(out), "--masks", "mediapipe+parser"]) == 0
+    d = load_image(out / "astronaut.png")
+    assert d.shape == (512, 512, 3) and 0.02 < (d[..., 0] < 128).mean() < 0.6

@@ -21,6 +21,9 @@ from pathlib import Path
 
 from apdraw.io import DEFAULT_MAX_PIXELS
 
+# Kept in step with apdraw.face.pipeline.MASK_BACKENDS (not imported: --help stays fast).
+MASK_CHOICES = ("mediapipe", "parser", "mediapipe+parser")
+
 PART_NAMES = ("eyel", "eyer", "nose", "mouth")
 
 
@@ -32,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
     p.add_argument("--faces", choices=("largest", "all"), default="largest")
     p.add_argument("--detector", choices=("mtcnn", "mediapipe"), default="mtcnn")
+    p.add_argument("--masks", choices=MASK_CHOICES, default="mediapipe", help="mask backend (default %(default)s)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
     p.set_defaults(func=run)
 
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from apdraw.face import FacePipeline
     from apdraw.io import load_image, save_image, save_text
 
-    pipeline = FacePipeline(detector=args.detector)
+    pipeline = FacePipeline(detector=args.detector, mask_backend=args.masks)
     out: Path = args.out
 
     def process(path: Path, stem: Path) -> int:

@@ -16,6 +16,9 @@ from pathlib import Path
 
 from apdraw.io import DEFAULT_MAX_PIXELS
 
+# Kept in step with apdraw.face.pipeline.MASK_BACKENDS (not imported: --help stays fast).
+MASK_CHOICES = ("mediapipe", "parser", "mediapipe+parser")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from apdraw.styles import DEFAULT_STYLE, STYLES
@@ -32,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frame", choices=("aligned", "photo"), default="aligned", help="aligned 512² crop, or pasted back into the photo frame on white")
     p.add_argument("--size", type=_positive_int, help="output size in pixels: side of the aligned crop (default 512), or long side in the photo frame (default: the photo's)")
     p.add_argument("--detector", choices=("mtcnn", "mediapipe"), default="mtcnn", help="face detector and 5-point landmarks")
+    p.add_argument("--masks", choices=MASK_CHOICES, default="mediapipe", help="mask backend; 'mediapipe+parser' adds the face parser's hair/skin regions (about 0.1 s more per face)")
     p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression bombs); default %(default)d")
     p.set_defaults(func=run)
 
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"apdraw draw: {exc}", file=sys.stderr)
         return 2
-    pipeline = FacePipeline(detector=args.detector)
+    pipeline = FacePipeline(detector=args.detector, mask_backend=args.masks)
 
     def process(path: Path, stem: Path) -> int:
         image = load_image(path, max_pixels=args.max_pixels)
