@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -341,8 +341,3 @@ def draw_aligned(model: APDrawingGAN, faces: Sequence["Face"], batch_size: int =
         fg = torch.from_numpy(np.stack([np.asarray(f.masks.fg) >= 128 for f in chunk])).float()[:, None]
         out.extend(model.draw(photos, boxes, fg).numpy())
     return out
-
-
-def iter_parameters(modules: Iterable[nn.Module]) -> Iterable[nn.Parameter]:
-    for m in modules:
-        yield from m.parameters()
