@@ -9,7 +9,7 @@ Methods (each optional):
 Every method draws the same aligned 512² photos of the validation pairs (the
 project's fixed FS2K split, style 0); the artist drawing is warped into the
 same frame. Metrics against it, at 512²: the symmetric line Chamfer distance
-(px, apdraw.eval.metrics; strokes = luminance < 0.5, and a second figure with
+(px, apdraw.eval.metrics; strokes = luminance < 0.75, the suite default, and a second figure with
 the lighter pencil threshold 200/255) and SSIM. Writes metrics.json, a
 Markdown table and a side-by-side grid (photo | artist | methods...).
 
@@ -106,7 +106,7 @@ def main() -> None:
     lines = [
         f"FS2K style 0 validation, {len(pairs)} pairs, 512² aligned frame.",
         "",
-        "| method | train steps | Chamfer px (thr 0.5) ↓ | Chamfer px (thr 200/255) ↓ | SSIM ↑ |",
+        "| method | train steps | Chamfer px (thr 0.75) ↓ | Chamfer px (thr 200/255) ↓ | SSIM ↑ |",
         "|---|---|---|---|---|",
     ]
     for name, r in results.items():
