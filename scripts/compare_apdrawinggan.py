@@ -13,7 +13,10 @@ same frame. Metrics against it, at 512²: the symmetric line Chamfer distance
 a second figure counting only dark strokes, luminance < 0.5) and SSIM, plus
 paired comparisons (per-pair differences) between the learned methods. Writes
 metrics.json (with per-pair values), a Markdown table and a side-by-side grid
-(photo | artist | methods...).
+(photo | artist | methods...). Unless ``--no-suite``, every method's drawings,
+the artist drawings and the photos are also written to ``OUT/drawings/`` and
+scored by the evaluation suite (``apdraw.eval.evaluate``: FSIM, LPIPS_mnv2,
+SIFID_mnv2, FID_mnv2, KID_mnv2, SWD with the real-vs-real floor) into ``OUT/report/``.
 
   python scripts/compare_apdrawinggan.py --baseline runs/baseline/checkpoints/latest.pt \
       --full runs/apdrawinggan/checkpoints/latest.pt --out runs/compare
@@ -70,6 +73,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=0, help="use only the first N validation pairs (0 = all)")
     ap.add_argument("--grid", type=int, default=8, help="rows in the side-by-side grid")
     ap.add_argument("--cache-dir", default="cache/apdrawinggan")
+    ap.add_argument("--no-suite", action="store_true", help="skip the evaluation-suite report (distribution metrics)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -152,6 +156,35 @@ def main() -> None:
         cv2.putText(header, name[:28], (j * 256 + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     save_image(out / "grid.png", np.concatenate([header] + rows, 0))
     print(f"wrote {out / 'metrics.json'}, {out / 'metrics.md'}, {out / 'grid.png'}")
+    if not args.no_suite:
+        suite_report(out, [f.stem for f in files], pairs, methods)
+
+
+def suite_report(out: Path, names: list[str], pairs: list[AlignedPair], methods: dict[str, list[np.ndarray]]) -> None:
+    """Score the same aligned drawings with the evaluation suite (its default metrics) into OUT/report/."""
+    from apdraw.commands.eval import resolve_metrics
+    from apdraw.eval.report import distribution_rows, write_report
+    from apdraw.eval.runner import EvalSettings, evaluate
+
+    root = out / "drawings"
+    folders = {"_ref": [p.drawing for p in pairs], "_photo": [p.photo for p in pairs]} | methods
+    for folder, images in folders.items():
+        for name, img in zip(names, images):
+            save_image(root / folder / f"{name}.png", img)
+    metrics, note = resolve_metrics(None, None)
+    if note:
+        print(f"note: {note}")
+    result = evaluate({m: root / m for m in methods}, root / "_ref", root / "_photo", EvalSettings(metrics=metrics))
+    result["notes"] = [
+        f"FS2K style 0 validation, {len(pairs)} pairs, aligned 512² frame (scripts/compare_apdrawinggan.py); "
+        "the artist drawing is warped into the photo's aligned frame."
+    ]
+    index = write_report(result, out / "report")
+    header, rows = distribution_rows(result)
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(f"suite report: {index}")
 
 
 if __name__ == "__main__":
