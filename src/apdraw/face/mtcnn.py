@@ -17,18 +17,18 @@ eye, nose tip, image-left mouth corner, image-right mouth corner.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from apdraw.threads import torch_threads
 
 
 def weights_dir() -> Path:
@@ -354,18 +354,6 @@ class MTCNN:
             for k in keep
         ]
 
-    @contextlib.contextmanager
-    def _threads(self) -> Iterator[None]:
-        if self.num_threads is None or self.device.type != "cpu":
-            yield
-            return
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.num_threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
-
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Find faces and their 5 landmarks in an (H, W, 3) uint8 RGB photo.
 
@@ -388,7 +376,7 @@ class MTCNN:
         small = image if scale == 1.0 else _resize(image, max(1, round(w * scale)), max(1, round(h * scale)))
         # The factor actually applied after rounding (x axis; y differs by < 1 px).
         scale = small.shape[1] / w if scale != 1.0 else 1.0
-        with self._threads(), torch.inference_mode():
+        with torch_threads(self.num_threads, self.device), torch.inference_mode():
             cand = self._stage1(small)
             if len(cand):
                 cand = self._stage2(small, cand)
@@ -408,7 +396,7 @@ class MTCNN:
         _check_image(image)
         if len(proposals) == 0:
             return []
-        with self._threads(), torch.inference_mode():
+        with torch_threads(self.num_threads, self.device), torch.inference_mode():
             faces = self._stage3(image, proposals)
         return sorted(faces, key=lambda d: (-d.area, -d.score))
 

@@ -35,6 +35,7 @@ from torch import nn
 
 from apdraw.config import from_dict
 from apdraw.models.layers import NormKind, PatchGAN, ResnetBlock, UNet, init_weights, norm_layer
+from apdraw.threads import torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     from apdraw.face import Face
@@ -253,13 +254,16 @@ class APDrawingGAN(nn.Module):
 
     ``generator`` is a :class:`HierarchicalGenerator` (or :class:`GlobalGenerator`
     when ``hierarchical`` is False). The model runs at ``cfg.resolution``; inputs
-    and outputs of :meth:`draw` are at 512².
+    and outputs of :meth:`draw` are at 512². ``num_threads``: torch CPU threads
+    while drawing (restored afterwards; None keeps the process setting; see
+    :func:`apdraw.threads.torch_threads` for why the default is 1).
     """
 
-    def __init__(self, cfg: GeneratorConfig, hierarchical: bool = True):
+    def __init__(self, cfg: GeneratorConfig, hierarchical: bool = True, num_threads: int | None = 1):
         super().__init__()
         self.cfg = cfg
         self.hierarchical = hierarchical
+        self.num_threads = num_threads
         self.generator = HierarchicalGenerator(cfg) if hierarchical else GlobalGenerator(cfg)
         self.eval()
 
@@ -279,7 +283,7 @@ class APDrawingGAN(nn.Module):
             f.write(save(sd, metadata=meta))
 
     @classmethod
-    def load(cls, path: str | Path) -> "APDrawingGAN":
+    def load(cls, path: str | Path, num_threads: int | None = 1) -> "APDrawingGAN":
         from safetensors import safe_open
 
         with safe_open(str(path), "pt") as f:
@@ -288,17 +292,17 @@ class APDrawingGAN(nn.Module):
                 raise ValueError(f"{path}: not an apdraw APDrawingGAN weight file (format={meta.get('format')!r})")
             sd = {k: f.get_tensor(k).float() if f.get_tensor(k).is_floating_point() else f.get_tensor(k) for k in f.keys()}
         cfg = from_dict(GeneratorConfig, json.loads(meta["config"]))
-        model = cls(cfg, hierarchical=json.loads(meta.get("hierarchical", "true")))
+        model = cls(cfg, hierarchical=json.loads(meta.get("hierarchical", "true")), num_threads=num_threads)
         model.generator.load_state_dict(sd)
         return model.eval()
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None) -> "APDrawingGAN":
+    def from_pretrained(cls, path: str | Path | None = None, num_threads: int | None = 1) -> "APDrawingGAN":
         """Load ``path``, or the shipped default weights when None (FileNotFoundError if not shipped)."""
         p = Path(path) if path is not None else DEFAULT_WEIGHTS
         if not p.is_file():
             raise FileNotFoundError(f"APDrawingGAN weights not found at {p}")
-        return cls.load(p)
+        return cls.load(p, num_threads)
 
     # -- running ------------------------------------------------------------
     @torch.no_grad()
@@ -317,7 +321,8 @@ class APDrawingGAN(nn.Module):
         if size != s:
             x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
             m = (F.interpolate(m, size=(s, s), mode="bilinear", align_corners=False) >= 0.5).float()
-        y = self.generator(x, fit_boxes(boxes, size, s), m).drawing
+        with torch_threads(self.num_threads, x.device):
+            y = self.generator(x, fit_boxes(boxes, size, s), m).drawing
         if size != s:
             y = F.interpolate(y, size=(size, size), mode="bicubic", align_corners=False)
         return ((y[:, 0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from apdraw.models.mobilenetv2 import STAGE_CHANNELS, MobileNetV2, mobilenet_v2, normalize
+from apdraw.threads import torch_threads
 
 NUM_CLASSES = 19
 CLASS_NAMES = (
@@ -193,14 +194,8 @@ class FaceParser:
         """(H, W, 3) uint8 RGB -> (19, H, W) float32 logits at the photo's size (a strided view)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
-        if self.num_threads is None or self.device.type != "cpu":
+        with torch_threads(self.num_threads, self.device):
             return self._logits(image)
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.num_threads)
-        try:
-            return self._logits(image)
-        finally:
-            torch.set_num_threads(previous)
 
     @torch.inference_mode()
     def _logits(self, image: np.ndarray) -> torch.Tensor:
