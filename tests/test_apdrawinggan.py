@@ -177,6 +177,67 @@ def test_draw_aligned_on_pipeline_faces():
         draw_aligned(model, [SimpleNamespace(aligned=pair.photo, masks=None)])
 
 
+# --------------------------------------------------------------------------- the shipped default model
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_shipped_weights_are_the_default_style():
+    from safetensors import safe_open
+
+    from apdraw.models.apdrawinggan import DEFAULT_WEIGHTS
+    from apdraw.styles import DEFAULT_STYLE
+
+    assert DEFAULT_STYLE == "apdrawinggan"
+    assert DEFAULT_WEIGHTS.is_file(), f"shipped weights missing: {DEFAULT_WEIGHTS}"
+    assert DEFAULT_WEIGHTS.stat().st_size <= 40 * 2**20
+    assert (DEFAULT_WEIGHTS.parent / "APDRAWINGGAN_MODEL_CARD.md").is_file()
+    with safe_open(str(DEFAULT_WEIGHTS), "pt") as f:
+        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
+        assert "F16" in dtypes and dtypes <= {"F16", "I64"}  # fp16 weights (plus BatchNorm step counters, if any)
+        assert int(f.metadata()["train_step"]) > 0
+    model = APDrawingGAN.from_pretrained()
+    assert model.hierarchical and not model.training
+
+
+def test_shipped_model_draws_a_photo_deterministically():
+    from apdraw.face import FacePipeline
+    from apdraw.io import load_image
+    from apdraw.styles import get_drawer
+
+    faces = FacePipeline()(load_image(EXAMPLES / "grace_hopper.jpg"), max_faces=1)
+    draw = get_drawer("apdrawinggan")
+    a, b = draw(faces)[0], draw(faces)[0]
+    assert a.shape == (512, 512) and a.dtype == np.uint8 and np.array_equal(a, b)
+    fg = np.asarray(faces[0].masks.fg) >= 128
+    ink = a < 192
+    # Strokes on the face and hair, near-white paper in the background.
+    assert 0.03 < ink[fg].mean() < 0.5 and ink[~fg].mean() < ink[fg].mean() / 2
+
+
+def test_shipped_model_beats_the_npr_engine_on_fs2k_validation(shared_data, tmp_path):
+    """A regression check of the shipped weights on 12 held-out FS2K style-0 pairs (deterministic)."""
+    from apdraw.data.paired import preprocess
+    from apdraw.eval.metrics import chamfer_distance
+    from apdraw.face import MediaPipeMasks
+    from apdraw.npr import draw_portrait
+
+    records, tag = T.build_records(T.DataConfig(root=str(shared_data / "fs2k" / "train"), style=0, split="val", max_items=12))
+    pairs = [AlignedPair.load(f) for f in preprocess(records, tmp_path, tag, progress=False)]
+    assert len(pairs) >= 10
+    model = APDrawingGAN.from_pretrained()
+    backend = MediaPipeMasks()
+    learned, npr = [], []
+    for p in pairs:
+        boxes = torch.from_numpy(boxes_array(local_boxes(txt_landmarks(p.landmarks))))[None]
+        fg = torch.from_numpy(p.fg >= 128).float()[None, None]
+        drawing = model.draw(torch.from_numpy(p.photo).permute(2, 0, 1)[None], boxes, fg)[0].numpy()
+        learned.append(chamfer_distance(drawing, p.drawing))
+        masks = backend.masks(p.photo, p.landmarks)
+        npr.append(chamfer_distance(draw_portrait(p.photo, masks.fg, masks.jaw, masks.extras.get("hair"), landmarks5=p.landmarks), p.drawing))
+    assert np.mean(learned) < np.mean(npr), (np.mean(learned), np.mean(npr))
+
+
 # --------------------------------------------------------------------------- data
 
 

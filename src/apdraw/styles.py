@@ -43,8 +43,8 @@ def _apdrawinggan(weights: Path | None) -> Drawer:
 
 # name -> (factory, one-line description). The first entry is the default style.
 STYLES: dict[str, tuple[Callable[[Path | None], Drawer], str]] = {
+    "apdrawinggan": (_apdrawinggan, "learned APDrawingGAN pencil line drawing (shipped weights: FS2K style 0)"),
     "npr": (_npr, "classical pen drawing (no learned weights)"),
-    "apdrawinggan": (_apdrawinggan, "learned APDrawingGAN line drawing"),
 }
 
 DEFAULT_STYLE = next(iter(STYLES))
