@@ -141,3 +141,11 @@ def test_draw_npr_style(tmp_path):
     d = load_image(out / "astronaut.png")
     assert d.shape == (512, 512, 3) and 0.02 < (d[..., 0] < INK).mean() < 0.6
     assert main(["draw", str(EXAMPLES / "astronaut.png"), "-o", str(out), "--style", "npr", "--weights", "x.safetensors"]) == 2
+
+
+def test_draw_with_unusable_weights_is_a_usage_error(tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_text("not weights")
+    assert main(["draw", str(EXAMPLES / "astronaut.png"), "-o", str(tmp_path / "o"), "--weights", str(bad)]) == 2
+    assert "not a readable safetensors file" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -129,3 +129,23 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
     save_image(tmp_path / "x.png", np.zeros((4, 4), np.uint8))
     assert load_image(tmp_path / "x.png").shape == (4, 4, 3)
+
+
+def test_load_weights_errors_are_clear(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from apdraw.io import load_weights
+
+    good = tmp_path / "w.safetensors"
+    save_file({"a": torch.ones(2)}, str(good), metadata={"format": "x/1"})
+    tensors, meta = load_weights(good, "x/1")
+    assert torch.equal(tensors["a"], torch.ones(2)) and meta["format"] == "x/1"
+    with pytest.raises(ValueError, match="not a y/1 weight file"):
+        load_weights(good, "y/1")
+    bad = tmp_path / "notes.safetensors"
+    bad.write_text("not weights at all")
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        load_weights(bad)
+    with pytest.raises(FileNotFoundError):
+        load_weights(tmp_path / "missing.safetensors")

@@ -173,3 +173,28 @@ def save_text(path: str | os.PathLike, text: str) -> None:
     """Write a text file atomically."""
     with atomic_write(path, "w") as f:
         f.write(text)
+
+
+def load_weights(path: str | os.PathLike, fmt: str | None = None) -> tuple[dict, dict[str, str]]:
+    """Read a safetensors weight file: (name -> torch tensor, metadata).
+
+    ``fmt``: the ``format`` metadata value the file must carry (e.g.
+    ``"apdraw.apdrawinggan/1"``); None accepts any.
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: not a safetensors file, or the wrong format.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if fmt is not None and meta.get("format") != fmt:
+                raise ValueError(f"{path}: not a {fmt} weight file (its format is {meta.get('format')!r})")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except SafetensorError as exc:
+        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
+    return tensors, meta

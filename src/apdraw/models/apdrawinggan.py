@@ -284,13 +284,10 @@ class APDrawingGAN(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path, num_threads: int | None = 1) -> "APDrawingGAN":
-        from safetensors import safe_open
+        from apdraw.io import load_weights
 
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != "apdraw.apdrawinggan/1":
-                raise ValueError(f"{path}: not an apdraw APDrawingGAN weight file (format={meta.get('format')!r})")
-            sd = {k: f.get_tensor(k).float() if f.get_tensor(k).is_floating_point() else f.get_tensor(k) for k in f.keys()}
+        tensors, meta = load_weights(path, "apdraw.apdrawinggan/1")
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
         cfg = from_dict(GeneratorConfig, json.loads(meta["config"]))
         model = cls(cfg, hierarchical=json.loads(meta.get("hierarchical", "true")), num_threads=num_threads)
         model.generator.load_state_dict(sd)

@@ -57,13 +57,9 @@ class LineDetector(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path) -> "LineDetector":
-        from safetensors import safe_open
+        from apdraw.io import load_weights
 
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != FORMAT:
-                raise ValueError(f"{path}: not an apdraw line-detector file (format={meta.get('format')!r})")
-            sd = {k: f.get_tensor(k) for k in f.keys()}
+        sd, meta = load_weights(path, FORMAT)
         model = cls(from_dict(LineDetectorConfig, json.loads(meta["config"])))
         model.load_state_dict(sd)
         return model.eval()

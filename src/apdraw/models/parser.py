@@ -293,14 +293,11 @@ def save_parser_net(net: ParserNet, path: str | Path, half: bool = True, extra: 
 
 def load_parser_net(path: str | Path) -> ParserNet:
     """Rebuild a :class:`ParserNet` from a safetensors file written by :func:`save_parser_net`."""
-    from safetensors import safe_open
+    from apdraw.io import load_weights
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"parser weights not found: {path}")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-        state = {k: f.get_tensor(k).float() for k in f.keys()}
+    tensors, meta = load_weights(path)
+    state = {k: v.float() for k, v in tensors.items()}
     arch_d = json.loads(meta.get("arch", "{}"))
     if "decoder_channels" in arch_d:
         arch_d["decoder_channels"] = tuple(arch_d["decoder_channels"])
