@@ -24,7 +24,6 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "BENCHMARKS.md"
-START, END = "<!-- bench_apdrawinggan:start -->", "<!-- bench_apdrawinggan:end -->"
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -78,15 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     block = "\n".join(lines)
     print(block)
     if args.write_doc:
-        from apdraw.io import save_text
+        from apdraw.io import write_doc_block
 
-        text = DOC.read_text()
-        if START in text:
-            head, rest = text.split(START, 1)
-            text = head + START + "\n" + block + "\n" + END + rest.split(END, 1)[1]
-        else:
-            text += f"\n## APDrawingGAN generator: shipped vs paper size\n\n{START}\n{block}\n{END}\n"
-        save_text(DOC, text)
+        write_doc_block(DOC, "bench_apdrawinggan", block, heading="APDrawingGAN generator: shipped vs paper size")
         print(f"wrote {DOC}", file=sys.stderr)
     return 0
 

@@ -43,7 +43,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "BENCHMARKS.md"
-START, END = "<!-- bench_draw:start -->", "<!-- bench_draw:end -->"
 
 
 def shared_data() -> Path:
@@ -189,18 +188,6 @@ def environment(load0: float) -> str:
             f"({cv2.getNumThreads()} threads); 1-min load average before / after: {load0:.1f} / {os.getloadavg()[0]:.1f}")
 
 
-def write_doc(block: str) -> None:
-    text = DOC.read_text() if DOC.is_file() else "# Benchmarks\n"
-    new = f"{START}\n{block}\n{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + new + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + new + "\n"
-    from apdraw.io import save_text
-
-    save_text(DOC, text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -227,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     block = "\n".join(parts)
     print(block)
     if args.write_doc:
-        write_doc(block)
+        from apdraw.io import write_doc_block
+
+        write_doc_block(DOC, "bench_draw", block)
         print(f"wrote {DOC}", file=sys.stderr)
     return 0
 

@@ -34,7 +34,6 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "FACE_PIPELINE.md"
-START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def shared_data() -> Path:
@@ -112,17 +111,6 @@ def bench(runs: int) -> str:
     return "\n".join(lines) + f"\n\nMachine: {env}.\n"
 
 
-def write_doc(table: str) -> None:
-    text = DOC.read_text() if DOC.is_file() else ""
-    block = f"{START}\nCommand: `python bench/bench_face.py --runs 15 --write-doc`\n\n{table}{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n## Speed\n\n" + block + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -131,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     table = bench(args.runs)
     print(table)
     if args.write_doc:
-        write_doc(table)
+        from apdraw.io import write_doc_block
+
+        write_doc_block(DOC, "bench", f"Command: `python bench/bench_face.py --runs 15 --write-doc`\n\n{table}", heading="Speed")
         print(f"wrote {DOC}")
     return 0
 

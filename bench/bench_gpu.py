@@ -28,7 +28,6 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "BENCHMARKS.md"
-START, END = "<!-- bench_gpu:start -->", "<!-- bench_gpu:end -->"
 
 
 def networks(device: torch.device) -> dict[str, tuple[int, Callable[[int], Callable[[], object]]]]:
@@ -126,15 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         if device.type != "cuda":
             print("--write-doc only records GPU runs", file=sys.stderr)
             return 1
-        from apdraw.io import save_text
+        from apdraw.io import write_doc_block
 
-        text = DOC.read_text() if DOC.is_file() else "# Benchmarks\n"
-        new = f"{START}\n{block}\n{END}"
-        if START in text and END in text:
-            text = text[: text.index(START)] + new + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip() + "\n\n" + new + "\n"
-        save_text(DOC, text)
+        write_doc_block(DOC, "bench_gpu", block)
     return 0
 
 

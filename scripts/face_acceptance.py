@@ -29,7 +29,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "FACE_PIPELINE.md"
 IMG = REPO / "docs" / "img"
-START, END = "<!-- acceptance:start -->", "<!-- acceptance:end -->"
 COMMAND = "python scripts/face_acceptance.py"
 
 
@@ -197,16 +196,6 @@ def render(ref: dict, ex: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    doc = DOC.read_text() if DOC.is_file() else ""
-    block = f"{START}\n{text}{END}"
-    if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END) :]
-    else:
-        doc = doc.rstrip() + "\n\n## Acceptance\n\n" + block + "\n"
-    DOC.write_text(doc)
-
-
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args(argv)
     refs = shared_data() / "apdrawing_refs"
@@ -214,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{refs} not found: set APDRAW_SHARED_DATA", file=sys.stderr)
         return 1
     from apdraw.face import FacePipeline
+    from apdraw.io import write_doc_block
 
     pipe = FacePipeline()
     ref = reference_photos(pipe, refs)
@@ -221,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     masks_figure(pipe)
     text = render(ref, ex)
     print(text)
-    write_section(text)
+    write_doc_block(DOC, "acceptance", text, heading="Acceptance")
     print(f"wrote {DOC}, {IMG / 'face_align_img_1701.png'}, {IMG / 'face_masks.png'}")
     return 0
 

@@ -149,3 +149,15 @@ def test_load_weights_errors_are_clear(tmp_path):
         load_weights(bad)
     with pytest.raises(FileNotFoundError):
         load_weights(tmp_path / "missing.safetensors")
+
+
+def test_write_doc_block_replaces_only_its_block(tmp_path):
+    from apdraw.io import write_doc_block
+
+    doc = tmp_path / "DOC.md"
+    write_doc_block(doc, "speed", "| a |\n", heading="Speed")
+    assert doc.read_text() == "\n\n## Speed\n\n<!-- speed:start -->\n| a |\n<!-- speed:end -->\n"
+    doc.write_text("# Title\n\nbefore\n\n<!-- speed:start -->\nold\n<!-- speed:end -->\n\nafter\n")
+    write_doc_block(doc, "speed", "new table")
+    write_doc_block(doc, "speed", "new table")  # idempotent
+    assert doc.read_text() == "# Title\n\nbefore\n\n<!-- speed:start -->\nnew table\n<!-- speed:end -->\n\nafter\n"

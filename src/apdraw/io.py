@@ -198,3 +198,21 @@ def load_weights(path: str | os.PathLike, fmt: str | None = None) -> tuple[dict,
     except SafetensorError as exc:
         raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
     return tensors, meta
+
+
+def write_doc_block(path: str | os.PathLike, marker: str, block: str, heading: str | None = None) -> None:
+    """Put ``block`` between ``<!-- MARKER:start -->`` and ``<!-- MARKER:end -->`` in a Markdown file.
+
+    Benchmark and acceptance scripts use this to rewrite their own table in
+    docs/ (``--write-doc``). The text between existing markers is replaced;
+    without markers the block is appended, under ``## heading`` when given. Atomic.
+    """
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    path = Path(path)
+    text = path.read_text() if path.is_file() else ""
+    new = f"{start}\n{block.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + new + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + (f"\n\n## {heading}" if heading else "") + "\n\n" + new + "\n"
+    save_text(path, text)
