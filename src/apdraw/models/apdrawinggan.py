@@ -295,11 +295,11 @@ class APDrawingGAN(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, num_threads: int | None = 1) -> "APDrawingGAN":
-        """Load ``path``, or the shipped default weights when None (FileNotFoundError if not shipped)."""
-        p = Path(path) if path is not None else DEFAULT_WEIGHTS
-        if not p.is_file():
-            raise FileNotFoundError(f"APDrawingGAN weights not found at {p}")
-        return cls.load(p, num_threads)
+        """Load ``path``, or the shipped default weights when None.
+
+        Raises FileNotFoundError (no such file) or ValueError (not an apdraw APDrawingGAN safetensors file).
+        """
+        return cls.load(path if path is not None else DEFAULT_WEIGHTS, num_threads)
 
     # -- running ------------------------------------------------------------
     @torch.no_grad()
