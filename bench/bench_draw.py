@@ -46,8 +46,9 @@ DOC = REPO / "docs" / "BENCHMARKS.md"
 
 
 def shared_data() -> Path:
-    env = os.environ.get("APDRAW_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    from apdraw.data import shared_data_dir
+
+    return shared_data_dir()
 
 
 def photo_paths() -> list[Path]:
@@ -98,12 +99,12 @@ def stage_table(style: str, runs: int) -> tuple[str, float]:
     from apdraw.face import FacePipeline, align_face, paste_back, transform_points
     from apdraw.face.pipeline import Face
     from apdraw.io import load_image, save_image
-    from apdraw.styles import get_drawer
+    from apdraw.styles import build_drawer
 
     ref = reference_workload()
     t0 = time.perf_counter()
     pipe = FacePipeline()
-    drawer = get_drawer(style)
+    drawer = build_drawer(style)
     setup = time.perf_counter() - t0
     mtcnn = pipe.detector
     tmp = Path(tempfile.mkdtemp(prefix="apdraw_bench_"))

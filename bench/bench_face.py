@@ -37,8 +37,9 @@ DOC = REPO / "docs" / "FACE_PIPELINE.md"
 
 
 def shared_data() -> Path:
-    env = os.environ.get("APDRAW_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    from apdraw.data import shared_data_dir
+
+    return shared_data_dir()
 
 
 def photos() -> list[tuple[str, np.ndarray]]:

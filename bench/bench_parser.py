@@ -23,8 +23,9 @@ import numpy as np
 def photos(size: int, n: int) -> list[np.ndarray]:
     import cv2
 
-    root = Path(os.environ.get("APDRAW_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-    root = root / "celebamask_mini"
+    from apdraw.data import shared_data_dir
+
+    root = shared_data_dir() / "celebamask_mini"
     if (root / "images").is_dir():
         from apdraw.data.celebamask import list_ids, split_ids
         from apdraw.io import load_image

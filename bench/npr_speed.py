@@ -36,7 +36,9 @@ def main() -> int:
     from apdraw.io import load_image
     from apdraw.npr import NPRInput, draw_batch, draw_portrait
 
-    root = Path(os.environ.get("APDRAW_SHARED_DATA", REPO.parent / "shared" / "data"))
+    from apdraw.data import shared_data_dir
+
+    root = shared_data_dir()
     photos = sorted((root / "apdrawing_refs" / "photo").glob("*.png"))[: args.limit]
     if not photos:
         print(f"no photos under {root}/apdrawing_refs/photo", file=sys.stderr)

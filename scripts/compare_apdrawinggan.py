@@ -38,7 +38,8 @@ from apdraw.eval.metrics import STROKE_THRESHOLD, chamfer_distance, ssim
 from apdraw.face import local_boxes, txt_landmarks
 from apdraw.io import save_image, save_text
 from apdraw.models.apdrawinggan import boxes_array
-from apdraw.train.apdrawinggan import DataConfig, build_records, model_from_checkpoint
+from apdraw.data.paired import DataConfig, build_records
+from apdraw.train.tasks.apdrawinggan import model_from_checkpoint
 
 
 def npr_drawings(pairs: list[AlignedPair]) -> list[np.ndarray]:
@@ -77,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    records, tag = build_records(DataConfig(source="fs2k", style=0, split="val", cache_dir=args.cache_dir))
+    records, tag = build_records(DataConfig(source="fs2k", sketch_type=0, split="val", cache_dir=args.cache_dir))
     files = preprocess(records, args.cache_dir, tag)
     files = files[: args.n or None]
     pairs = [AlignedPair.load(f) for f in files]

@@ -1,6 +1,6 @@
-"""Evaluate every available drawing method on the held-out FS2K validation split (style 0) in one report.
+"""Evaluate every available drawing method on the held-out FS2K validation split (sketch type 0) in one report.
 
-    python scripts/eval_fs2k_baselines.py [-o runs/fs2k_baselines] [--style 0] [--limit N]
+    python scripts/eval_fs2k_baselines.py [-o runs/fs2k_baselines] [--sketch-type 0] [--limit N]
                                           [--weights STYLE=PATH ...] [--method NAME=DIR ...]
                                           [--skip-style NAME ...] [--force]
 
@@ -67,10 +67,10 @@ class Method:
 def _style_method(style: str, description: str, weights: str | None = None) -> Method:
     def build() -> PhotoDrawer:
         from apdraw.face import paste_back
-        from apdraw.styles import get_drawer
+        from apdraw.styles import build_drawer
 
         try:
-            drawer = get_drawer(style, weights)
+            drawer = build_drawer(style, weights)
         except (FileNotFoundError, ValueError) as exc:
             raise MethodUnavailable(str(exc)) from exc
         pipeline = _pipeline()
@@ -88,7 +88,7 @@ def _style_method(style: str, description: str, weights: str | None = None) -> M
 
 def _xdog_method() -> Method:
     def build() -> PhotoDrawer:
-        from apdraw.eval.imageprep import to_gray
+        from apdraw.io import to_gray
         from apdraw.npr import xdog
 
         def draw(photo: np.ndarray) -> np.ndarray:
@@ -117,7 +117,7 @@ def registry(weights: dict[str, str] | None = None) -> list[Method]:
     from apdraw.styles import STYLES
 
     weights = weights or {}
-    return [_style_method(name, desc, weights.get(name)) for name, (_, desc) in STYLES.items()] + [_xdog_method()]
+    return [_style_method(s.name, s.help, weights.get(s.name)) for s in STYLES] + [_xdog_method()]
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-o", "--out", type=Path, default=REPO / "runs" / "fs2k_baselines")
     parser.add_argument("--data", type=Path, help="shared data folder (default: $APDRAW_SHARED_DATA or ../shared/data)")
-    parser.add_argument("--style", type=int, default=0, help="FS2K drawing style (default 0, clean lines)")
+    parser.add_argument("--sketch-type", type=int, default=0, help="FS2K sketch type (its 'style' label; default 0, clean lines)")
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--limit", type=int, help="only the first N validation pairs (quick runs)")
     parser.add_argument("--method", action="append", default=[], metavar="NAME=DIR",
@@ -152,14 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     from apdraw.eval.runner import EvalSettings, evaluate
     from apdraw.io import load_image, save_image, save_text
 
-    data = args.data or Path(os.environ.get("APDRAW_SHARED_DATA", REPO.parent / "shared" / "data"))
-    _, val = fs2k_split(data, style=args.style, val_fraction=args.val_fraction)
+    from apdraw.data import shared_data_dir
+
+    data = args.data or shared_data_dir()
+    _, val = fs2k_split(data, sketch_type=args.sketch_type, val_fraction=args.val_fraction)
     val = val[: args.limit] if args.limit else val
     if not val:
         print("no FS2K validation pairs", file=sys.stderr)
         return 1
     out: Path = args.out
-    print(f"FS2K style {args.style} validation: {len(val)} pairs -> {out}", file=sys.stderr)
+    print(f"FS2K sketch type {args.sketch_type} validation: {len(val)} pairs -> {out}", file=sys.stderr)
 
     methods, notes = {}, {}
     timings: dict[str, float] = {}
@@ -225,12 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate({name: eval_root / name for name in methods}, eval_root / "_ref", eval_root / "_photo",
                       EvalSettings(metrics=metrics))
     result["fs2k"] = {
-        "style": args.style, "val_fraction": args.val_fraction, "n_val": len(val), "n_scored": len(keep),
+        "sketch_type": args.sketch_type, "val_fraction": args.val_fraction, "n_val": len(val), "n_scored": len(keep),
         "left_out": left_out, "no_face": sorted(no_face), "methods": notes, "seconds_per_photo": timings,
         "frame": "photo frame: styles are pasted back from the aligned crop; XDoG runs on the photo",
     }
     result["notes"] = [f"**{name}**: {desc}" for name, desc in notes.items()] + [
-        f"FS2K style {args.style} validation split (apdraw.data.fs2k, val_fraction {args.val_fraction}): "
+        f"FS2K sketch type {args.sketch_type} validation split (apdraw.data.fs2k, val_fraction {args.val_fraction}): "
         f"{len(keep)} of {len(val)} pairs scored" + (f"; left out (no drawing): {', '.join(left_out)}" if left_out else ""),
         "Frame: every method draws in the photo's own frame (styles: aligned crop pasted back on white; "
         "XDoG: the photo itself), the frame the FS2K artist drew over.",

@@ -33,8 +33,9 @@ COMMAND = "python scripts/face_acceptance.py"
 
 
 def shared_data() -> Path:
-    env = os.environ.get("APDRAW_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    from apdraw.data import shared_data_dir
+
+    return shared_data_dir()
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -28,8 +28,9 @@ REFS = ["WechatIMG253_2", "model-2911329_1920", "girl-2720476_1920", "timg"]
 
 
 def shared_data() -> Path:
-    env = os.environ.get("APDRAW_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    from apdraw.data import shared_data_dir
+
+    return shared_data_dir()
 
 
 def save_png(path: Path, rgb: np.ndarray) -> None:

@@ -3,7 +3,7 @@
 The faces are those of scripts/npr_gallery.py (the bundled examples, plus a few
 aligned photos from ../shared/data/apdrawing_refs/photo when that folder exists;
 drawn into the figure only, downscaled). Every registered style runs with its
-shipped weights, through the same path as `apdraw draw` (`apdraw.styles.get_drawer`).
+shipped weights, through the same path as `apdraw draw` (`apdraw.styles.build_drawer`).
 
     python scripts/style_gallery.py [--out docs/img/styles_gallery.png] [--tile 256]
 """
@@ -28,7 +28,7 @@ def main() -> int:
 
     from apdraw.face import FacePipeline
     from apdraw.io import load_image
-    from apdraw.styles import STYLES, get_drawer
+    from apdraw.styles import STYLES, build_drawer
 
     paths = [REPO / "examples" / "grace_hopper.jpg", REPO / "examples" / "astronaut.png"]
     refs = shared_data() / "apdrawing_refs" / "photo"
@@ -42,15 +42,15 @@ def main() -> int:
         else:
             print(f"no face found in {p}", file=sys.stderr)
     columns = [[f.aligned for f in faces]]
-    for style in STYLES:
-        draw = get_drawer(style)
+    for style in STYLES.names():
+        draw = build_drawer(style)
         t0 = time.perf_counter()
         columns.append(draw(faces))
         print(f"{style}: {(time.perf_counter() - t0) * 1000 / len(faces):.0f} ms per face")
 
     t = args.tile
     header = np.full((28, t * len(columns), 3), 255, np.uint8)
-    for j, name in enumerate(["photo", *STYLES]):
+    for j, name in enumerate(["photo", *STYLES.names()]):
         cv2.putText(header, name, (j * t + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
     rows = [np.concatenate([tile(col[i], t) for col in columns], 1) for i in range(len(faces))]
     save_png(args.out, np.concatenate([header, *rows], 0))

@@ -8,11 +8,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# apdraw.data.shared_data_dir() resolves ../shared/data against the working directory;
+# pin it to the checkout's neighbour so the tests find the data from any directory.
+os.environ.setdefault("APDRAW_SHARED_DATA", str(REPO.parent / "shared" / "data"))
 
 
 def _shared_data_dir() -> Path:
-    env = os.environ.get("APDRAW_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    from apdraw.data import shared_data_dir
+
+    return shared_data_dir()
 
 
 @pytest.fixture(scope="session")

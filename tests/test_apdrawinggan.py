@@ -15,14 +15,15 @@ from torch import nn
 
 from apdraw.data.paired import (
     AlignedPair,
-    AugmentConfig,
+    DataConfig,
+    PairAugmentConfig as AugmentConfig,
     PairedDrawingDataset,
     PairRecord,
     align_pair,
     apdrawingdb_records,
-    fs2k_records,
-    split_records,
+    build_records,
 )
+from apdraw.data.split import select
 from apdraw.face import TEMPLATE_512, landmarks_to_txt, local_boxes, txt_landmarks
 from apdraw.losses.dt import DTLossConfig, exact_dt
 from apdraw.models.apdrawinggan import (
@@ -32,15 +33,19 @@ from apdraw.models.apdrawinggan import (
     GeneratorConfig,
     HierarchicalDiscriminator,
     HierarchicalGenerator,
-    boxes_array,
     compact_config,
-    draw_aligned,
-    fit_boxes,
     full_config,
 )
+from apdraw.data.sampling import SampleKey
 from apdraw.models.layers import count_parameters
-from apdraw.train import apdrawinggan as T
-from apdraw.train.loop import LoopConfig, SampleKey, run_training
+from apdraw.parts import PART_NAMES, fit_boxes
+from apdraw.styles import apdrawinggan_drawer, apdrawinggan_inputs
+from apdraw.train.loop import LoopConfig, run_training
+from apdraw.train.tasks import apdrawinggan as T
+
+
+def boxes_array(boxes) -> np.ndarray:
+    return np.array([list(boxes[p]) for p in PART_NAMES], np.int64)
 
 TINY_G = GeneratorConfig(
     resolution=256,
@@ -165,16 +170,29 @@ def test_eval_is_deterministic_and_weights_round_trip(tmp_path):
         APDrawingGAN.from_pretrained(tmp_path / "missing.safetensors")
 
 
-def test_draw_aligned_on_pipeline_faces():
+def test_style_adapter_turns_pipeline_faces_into_model_inputs(tmp_path):
     model = APDrawingGAN(TINY_G)
+    model.save(tmp_path / "tiny.safetensors")
     pair = synthetic_pair(3)
     masks = SimpleNamespace(boxes=local_boxes(txt_landmarks(pair.landmarks)), fg=pair.fg)
     faces = [SimpleNamespace(aligned=pair.photo, masks=masks)] * 3
-    out = draw_aligned(model, faces, batch_size=2)
+    photos, boxes, fg = apdrawinggan_inputs(faces)
+    assert photos.shape == (3, 3, 512, 512) and photos.dtype == torch.uint8
+    assert boxes.shape == (3, 4, 4) and fg.shape == (3, 1, 512, 512) and set(fg.unique().tolist()) <= {0.0, 1.0}
+    draw = apdrawinggan_drawer(tmp_path / "tiny.safetensors", batch_size=2)
+    out = draw(faces)
     assert len(out) == 3 and out[0].shape == (512, 512) and out[0].dtype == np.uint8
     assert np.array_equal(out[0], out[2])
     with pytest.raises(ValueError, match="masks"):
-        draw_aligned(model, [SimpleNamespace(aligned=pair.photo, masks=None)])
+        draw([SimpleNamespace(aligned=pair.photo, masks=None)])
+
+
+def test_model_checks_input_shapes():
+    model = APDrawingGAN(TINY_G)
+    with pytest.raises(ValueError, match="photos: expected shape"):
+        model.draw(torch.zeros(1, 4, 64, 64), torch.zeros(1, 4, 4, dtype=torch.int64), torch.ones(1, 1, 64, 64))
+    with pytest.raises(ValueError, match="fg: expected shape"):
+        model.draw(torch.zeros(1, 3, 64, 64), torch.zeros(1, 4, 4, dtype=torch.int64), torch.ones(1, 1, 32, 32))
 
 
 # --------------------------------------------------------------------------- the shipped default model
@@ -203,10 +221,10 @@ def test_shipped_weights_are_the_default_style():
 def test_shipped_model_draws_a_photo_deterministically():
     from apdraw.face import FacePipeline
     from apdraw.io import load_image
-    from apdraw.styles import get_drawer
+    from apdraw.styles import build_drawer
 
     faces = FacePipeline()(load_image(EXAMPLES / "grace_hopper.jpg"), max_faces=1)
-    draw = get_drawer("apdrawinggan")
+    draw = build_drawer("apdrawinggan")
     a, b = draw(faces)[0], draw(faces)[0]
     assert a.shape == (512, 512) and a.dtype == np.uint8 and np.array_equal(a, b)
     fg = np.asarray(faces[0].masks.fg) >= 128
@@ -222,7 +240,7 @@ def test_shipped_model_beats_the_npr_engine_on_fs2k_validation(shared_data, tmp_
     from apdraw.face import MediaPipeMasks
     from apdraw.npr import draw_portrait
 
-    records, tag = T.build_records(T.DataConfig(root=str(shared_data / "fs2k" / "train"), style=0, split="val", max_items=12))
+    records, tag = build_records(DataConfig(root=str(shared_data / "fs2k" / "train"), sketch_type=0, split="val", max_items=12))
     pairs = [AlignedPair.load(f) for f in preprocess(records, tmp_path, tag, progress=False)]
     assert len(pairs) >= 10
     model = APDrawingGAN.from_pretrained()
@@ -291,17 +309,20 @@ def test_apdrawingdb_layout_is_read_unchanged(tmp_path):
 
 
 def test_split_is_deterministic_and_disjoint():
-    recs = [PairRecord(f"n{i}", Path(f"{i}.jpg")) for i in range(50)]
-    train, val = split_records(recs, 0.2, "train"), split_records(recs, 0.2, "val")
-    assert len(val) == 10 and len(train) == 40 and not {r.name for r in train} & {r.name for r in val}
-    assert split_records(list(reversed(recs)), 0.2, "val") == list(reversed(val))
+    recs = [PairRecord(f"n{i}", Path(f"{i}.jpg")) for i in range(200)]
+    names = [r.name for r in recs]
+    train, val = select(recs, names, 0.2, "train"), select(recs, names, 0.2, "val")
+    assert 20 < len(val) < 60 and len(train) + len(val) == 200 and not {r.name for r in train} & {r.name for r in val}
+    assert select(recs[::-1], names[::-1], 0.2, "val") == val[::-1]
+    # An item's side depends on its name alone, not on the other items.
+    assert select(recs[:10], names[:10], 0.2, "val") == [r for r in val if r in recs[:10]]
 
 
 @pytest.mark.shared_data
-def test_fs2k_style_filter(shared_data):
-    recs = fs2k_records(shared_data / "fs2k" / "train", style=0)
-    assert len(recs) == 357 and all(r.drawing.parent.name == "sketch" for r in recs)
-    assert len(fs2k_records(shared_data / "fs2k" / "train")) == 1058
+def test_fs2k_sketch_type_filter(shared_data):
+    recs, tag = build_records(DataConfig(root=str(shared_data / "fs2k" / "train"), sketch_type=0, split="all"))
+    assert len(recs) == 357 and all(r.drawing.parent.name == "sketch" for r in recs) and tag == "fs2k-style0"
+    assert len(build_records(DataConfig(root=str(shared_data / "fs2k" / "train"), sketch_type=-1, split="all"))[0]) == 1058
 
 
 # --------------------------------------------------------------------------- training
@@ -392,7 +413,7 @@ def test_init_from_a_pretraining_checkpoint(tmp_path, pair_files):
 
 def test_line_detector_learns_thin_strokes(tmp_path):
     from apdraw.models.linedetector import LineDetector, LineDetectorConfig
-    from apdraw.train import linedetector as L
+    from apdraw.train.tasks import linedetector as L
 
     drawings = [synthetic_pair(i).drawing for i in range(4)]
     for d in drawings:  # add solid fills, which are ink but not lines

@@ -121,11 +121,17 @@ def test_align_writes_apdrawinggan_layout(tmp_path):
         assert 0 < pm.mean() < 0.1
 
 
-def test_mask_choices_match_the_face_pipeline():
-    from apdraw.commands import align, draw
-    from apdraw.face.pipeline import MASK_BACKENDS
+def test_cli_choices_come_from_the_registries():
+    from apdraw.cli import build_parser
+    from apdraw.face.backends import DETECTORS, MASK_BACKENDS
+    from apdraw.styles import STYLES
 
-    assert draw.MASK_CHOICES == align.MASK_CHOICES == MASK_BACKENDS
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for command in ("draw", "align"):
+        opts = {a.dest: a for a in sub[command]._actions}
+        assert list(opts["masks"].choices) == MASK_BACKENDS.names()
+        assert list(opts["detector"].choices) == DETECTORS.names()
+    assert list({a.dest: a for a in sub["draw"]._actions}["style"].choices) == STYLES.names()
 
 
 def test_draw_with_parser_masks(tmp_path):

@@ -14,7 +14,6 @@ from apdraw.io import (
     NotAnImageError,
     TruncatedImageError,
     atomic_write,
-    find_images,
     load_image,
     save_image,
 )
@@ -109,13 +108,29 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
         load_image(path)
 
 
-def test_find_images(tmp_path):
+def test_collect_inputs_finds_images_in_folders(tmp_path):
+    from apdraw.batch import collect_inputs
+
     (tmp_path / "a" / "b").mkdir(parents=True)
     for p in ["a/1.jpg", "a/b/2.PNG", "a/readme.txt", "c.webp"]:
         (tmp_path / p).write_bytes(b"x")
-    found, missing = find_images([tmp_path / "a", tmp_path / "c.webp", tmp_path / "zzz"])
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/1.jpg", "a/b/2.PNG", "c.webp"]
+    pairs, missing = collect_inputs([str(tmp_path / "a"), str(tmp_path / "c.webp"), str(tmp_path / "zzz")])
+    assert [p.relative_to(tmp_path).as_posix() for p, _ in pairs] == ["a/1.jpg", "a/b/2.PNG", "c.webp"]
     assert missing == [tmp_path / "zzz"]
+
+
+def test_as_rgb_accepts_pil_and_arrays():
+    from apdraw.io import as_rgb
+
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert as_rgb(gray).shape == (3, 4, 3) and (as_rgb(gray)[..., 1] == gray).all()
+    rgba = np.zeros((2, 2, 4), np.uint8)  # fully transparent -> white
+    assert (as_rgb(rgba) == 255).all()
+    assert as_rgb(Image.new("L", (5, 3), 7)).shape == (3, 5, 3)
+    with pytest.raises(ValueError, match="uint8"):
+        as_rgb(np.zeros((2, 2, 3), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        as_rgb(np.zeros((2, 2, 2), np.uint8))
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -129,26 +144,6 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
     save_image(tmp_path / "x.png", np.zeros((4, 4), np.uint8))
     assert load_image(tmp_path / "x.png").shape == (4, 4, 3)
-
-
-def test_load_weights_errors_are_clear(tmp_path):
-    import torch
-    from safetensors.torch import save_file
-
-    from apdraw.io import load_weights
-
-    good = tmp_path / "w.safetensors"
-    save_file({"a": torch.ones(2)}, str(good), metadata={"format": "x/1"})
-    tensors, meta = load_weights(good, "x/1")
-    assert torch.equal(tensors["a"], torch.ones(2)) and meta["format"] == "x/1"
-    with pytest.raises(ValueError, match="not a y/1 weight file"):
-        load_weights(good, "y/1")
-    bad = tmp_path / "notes.safetensors"
-    bad.write_text("not weights at all")
-    with pytest.raises(ValueError, match="not a readable safetensors file"):
-        load_weights(bad)
-    with pytest.raises(FileNotFoundError):
-        load_weights(tmp_path / "missing.safetensors")
 
 
 def test_write_doc_block_replaces_only_its_block(tmp_path):

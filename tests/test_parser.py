@@ -12,7 +12,7 @@ from PIL import Image
 from apdraw.data import transforms as T
 from apdraw.data.celebamask import (
     FLIP_LABELS,
-    AugmentConfig,
+    ParserAugmentConfig as AugmentConfig,
     CelebAMaskDataset,
     ParserAugment,
     canonical_sides,
@@ -32,8 +32,8 @@ from apdraw.models.parser import (
     resolve_sides,
     save_parser_net,
 )
-from apdraw.train.loop import SampleKey
-from apdraw.train.parser import confusion, dice_loss, iou_from_confusion
+from apdraw.data.sampling import SampleKey
+from apdraw.train.tasks.parser import confusion, dice_loss, iou_from_confusion
 
 @pytest.fixture(autouse=True)
 def _native_kernels():
@@ -244,7 +244,7 @@ def test_dice_and_iou():
 def test_train_export_and_parse_cli(tmp_path):
     from apdraw.cli import main
     from apdraw.train.loop import LoopConfig, run_training
-    from apdraw.train.parser import Config, Task, export
+    from apdraw.train.tasks.parser import Config, Task, export
 
     root = _write_dataset(tmp_path / "cm", n=6)
     cfg = Config(
@@ -343,7 +343,7 @@ def test_face_pipeline_with_parser_backend_on_a_real_photo():
 def test_shipped_weights_on_held_out_faces(shared_data):
     if not DEFAULT_WEIGHTS.exists():
         pytest.fail(f"shipped weights missing: {DEFAULT_WEIGHTS}")
-    from apdraw.train.parser import evaluate
+    from apdraw.train.tasks.parser import evaluate
 
     root = shared_data / "celebamask_mini"
     _, val = split_ids(list_ids(root), 100)

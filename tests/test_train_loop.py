@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from apdraw.config import ConfigError, load_config
-from apdraw.train.loop import EpochSampler, LoopConfig, SampleKey, TrainTask, run_training, sample_rng
+from apdraw.data.sampling import SampleKey, sample_rng
+from apdraw.train.loop import EpochSampler, LoopConfig, TrainTask, run_training
 
 
 class NoisyDataset(torch.utils.data.Dataset):

@@ -1,7 +1,8 @@
 """The `apdraw` command line: a thin dispatcher over `apdraw.commands.*`.
 
-Each command module defines ``register(subparsers)``, which adds its parser and
-sets ``func`` to a callable ``(args) -> int`` exit status. Command modules import
+:data:`COMMANDS` is a :class:`~apdraw.registry.Registry` of command specs; each
+command module defines ``register(subparsers)``, which adds its parser and sets
+``func`` to a callable ``(args) -> int`` exit status. Command modules import
 heavy dependencies (torch, the face models) inside ``func`` so that
 ``apdraw --help`` stays instant.
 
@@ -11,26 +12,39 @@ Exit status: 0 success, 1 some inputs failed, 2 usage error (argparse's own).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from dataclasses import dataclass
 
 from apdraw import __version__
+from apdraw.registry import Registry, load_target
 
-COMMANDS = ("draw", "align", "parse", "eval", "train")
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    help: str
+    module: str
+
+
+COMMANDS: Registry[CommandSpec] = Registry("command")
+for _name, _help in (
+    ("draw", "draw portraits from photos"),
+    ("styles", "list the drawing styles"),
+    ("align", "align faces and write landmarks and masks"),
+    ("parse", "segment faces into 19 classes"),
+    ("eval", "score drawings against reference drawings"),
+    ("train", "train a model"),
+    ("export", "turn a training checkpoint into shipped weights"),
+):
+    COMMANDS.register(CommandSpec(_name, _help, f"apdraw.commands.{_name}"))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="apdraw", description="Artistic portrait drawings from face photos.")
     parser.add_argument("--version", action="version", version=f"apdraw {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"apdraw.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"apdraw.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+    for spec in COMMANDS:
+        load_target(spec.module).register(sub)
     return parser
 
 

@@ -2,8 +2,11 @@
 
 The dataclass is the one source of defaults. A YAML file may set any subset of
 fields (nested dataclasses are nested mappings); CLI overrides use dotted keys,
-e.g. ``model.ngf=32 train.steps=2000``. Unknown keys and ill-typed values are
-errors that name the offending key, never silently ignored.
+e.g. ``loop.steps=2000 generator.norm=batch``. Layers apply key by key: the
+dataclass's own defaults (including the ones a task sets with
+``field(default_factory=...)``), then the file, then the overrides, so setting
+one nested key never resets its siblings. Unknown keys and ill-typed values
+are errors that name the offending key, never silently ignored.
 """
 
 from __future__ import annotations
@@ -31,14 +34,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        errors = []
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return _coerce(value, arg, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
+            except ConfigError:
+                continue
         raise ConfigError(f"{key}: {value!r} fits none of {tp}")
     if origin is typing.Literal:
         if value not in args:
@@ -112,7 +114,10 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{prefix or cls.__name__}: {exc}") from exc
+        where = prefix.rstrip(".") or cls.__name__
+        msg = str(exc)
+        # Validators usually name their key already ("loop.steps must be ..."): no "loop.: " prefix then.
+        raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from exc
     return obj
 
 
@@ -138,8 +143,32 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(raw) if raw != "" else ""
 
 
+def _init_fields_dict(obj: Any) -> Any:
+    """Like :func:`to_dict`, but only the fields a constructor takes (what :func:`from_dict` accepts)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _init_fields_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+    return to_dict(obj) if isinstance(obj, (list, tuple, Path)) else obj
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` applied key by key: nested mappings merge, anything else replaces."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
-    """Defaults from `cls`, then the YAML file at `path`, then dotted `key=value` overrides."""
+    """Defaults from `cls`, then the YAML file at `path`, then dotted `key=value` overrides.
+
+    Each layer changes only the keys it names: ``loop.steps=7`` keeps the task's
+    own ``loop.out_dir`` and ``loop.batch_size``, because the layers are merged
+    onto ``cls()`` (with its ``default_factory`` values), not onto the nested
+    dataclasses' class defaults.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -160,4 +189,4 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {k} is not a section")
         node[keys[-1]] = value
-    return from_dict(cls, data)
+    return from_dict(cls, merge(_init_fields_dict(cls()), data))

@@ -110,25 +110,34 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int = DEFAULT_MAX_
     return np.ascontiguousarray(_to_rgb8(img))
 
 
-def find_images(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
-    """Expand files and folders (recursively) into image paths.
+def as_rgb(image: "Image.Image | np.ndarray") -> np.ndarray:
+    """A PIL image or an array -> (H, W, 3) uint8 RGB.
 
-    Returns:
-        (images, missing): images sorted within each folder, and inputs that do not exist.
-        A file given by name is kept whatever its suffix, so a mislabelled file gets a
-        decode error rather than being silently skipped.
+    PIL images get the same treatment as files (EXIF orientation, any mode).
+    Arrays must be uint8, (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA (composited on white).
+
+    Raises:
+        ValueError: an array of another dtype or shape.
     """
-    images: list[Path] = []
-    missing: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            images.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES))
-        elif p.is_file():
-            images.append(p)
-        else:
-            missing.append(p)
-    return images, missing
+    if isinstance(image, Image.Image):
+        return np.ascontiguousarray(_to_rgb8(ImageOps.exif_transpose(image)))
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image array, got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        return np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        return np.ascontiguousarray(arr)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        return np.ascontiguousarray(_to_rgb8(Image.fromarray(arr, "RGBA")))
+    raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image array, got shape {arr.shape}")
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB or (H, W) uint8 -> (H, W) uint8 luma, 0.299 R + 0.587 G + 0.114 B (OpenCV's rounding)."""
+    import cv2
+
+    return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
 @contextlib.contextmanager
@@ -173,31 +182,6 @@ def save_text(path: str | os.PathLike, text: str) -> None:
     """Write a text file atomically."""
     with atomic_write(path, "w") as f:
         f.write(text)
-
-
-def load_weights(path: str | os.PathLike, fmt: str | None = None) -> tuple[dict, dict[str, str]]:
-    """Read a safetensors weight file: (name -> torch tensor, metadata).
-
-    ``fmt``: the ``format`` metadata value the file must carry (e.g.
-    ``"apdraw.apdrawinggan/1"``); None accepts any.
-
-    Raises:
-        FileNotFoundError: no such file. ValueError: not a safetensors file, or the wrong format.
-    """
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            if fmt is not None and meta.get("format") != fmt:
-                raise ValueError(f"{path}: not a {fmt} weight file (its format is {meta.get('format')!r})")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except SafetensorError as exc:
-        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
-    return tensors, meta
 
 
 def write_doc_block(path: str | os.PathLike, marker: str, block: str, heading: str | None = None) -> None:

@@ -21,21 +21,20 @@ from pathlib import Path
 
 from apdraw.io import DEFAULT_MAX_PIXELS
 
-# Kept in step with apdraw.face.pipeline.MASK_BACKENDS (not imported: --help stays fast).
-MASK_CHOICES = ("mediapipe", "parser", "mediapipe+parser")
-
-PART_NAMES = ("eyel", "eyer", "nose", "mouth")
+from apdraw.parts import PART_NAMES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from apdraw.face.backends import DETECTORS, MASK_BACKENDS
+
     p = sub.add_parser(
         "align", help="align faces and write landmarks and masks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (recursive)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
     p.add_argument("--faces", choices=("largest", "all"), default="largest")
-    p.add_argument("--detector", choices=("mtcnn", "mediapipe"), default="mtcnn")
-    p.add_argument("--masks", choices=MASK_CHOICES, default="mediapipe", help="mask backend (default %(default)s)")
+    p.add_argument("--detector", choices=DETECTORS.names(), default=DETECTORS.default)
+    p.add_argument("--masks", choices=MASK_BACKENDS.names(), default=MASK_BACKENDS.default, help="mask backend (default %(default)s)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
     p.set_defaults(func=run)
 

@@ -5,7 +5,7 @@ aligned to the APDrawing 512² template, drawn in the chosen style, and written
 either as the aligned crop (``--frame aligned``) or pasted back into the
 photo's own frame on white (``--frame photo``). Exit status: 0 when every
 input produced a drawing, 1 when some failed (listed at the end), 2 for usage
-errors.
+errors. The recipe itself is :class:`apdraw.pipeline.PortraitPipeline`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from pathlib import Path
 
 from apdraw.io import DEFAULT_MAX_PIXELS
 
-# Kept in step with apdraw.face.pipeline.MASK_BACKENDS (not imported: --help stays fast).
-MASK_CHOICES = ("mediapipe", "parser", "mediapipe+parser")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from apdraw.face.backends import DETECTORS, MASK_BACKENDS
     from apdraw.styles import DEFAULT_STYLE, STYLES
 
     p = sub.add_parser(
@@ -28,20 +26,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (recursive)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
-    styles = ", ".join(f"{k} ({v[1]})" for k, v in STYLES.items())
-    p.add_argument("--style", "--model", dest="style", default=DEFAULT_STYLE, choices=list(STYLES), help=f"drawing style: {styles}; default {DEFAULT_STYLE}")
+    styles = ", ".join(f"{s.name} ({s.help})" for s in STYLES)
+    p.add_argument("--style", "--model", dest="style", default=DEFAULT_STYLE, choices=STYLES.names(), help=f"drawing style: {styles}; default {DEFAULT_STYLE}; see `apdraw styles`")
     p.add_argument("--weights", type=Path, help="weights file for a learned style (default: the shipped ones)")
     p.add_argument("--faces", choices=("largest", "all"), default="largest", help="draw the largest face only, or every face")
     p.add_argument("--frame", choices=("aligned", "photo"), default="aligned", help="aligned 512² crop, or pasted back into the photo frame on white")
-    p.add_argument("--size", type=_positive_int, help="output size in pixels: side of the aligned crop (default 512), or long side in the photo frame (default: the photo's)")
-    p.add_argument("--detector", choices=("mtcnn", "mediapipe"), default="mtcnn", help="face detector and 5-point landmarks")
-    p.add_argument("--masks", choices=MASK_CHOICES, default="mediapipe", help="mask backend; 'mediapipe+parser' adds the face parser's hair/skin regions (about 0.1 s more per face)")
-    p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression bombs); default %(default)d")
+    p.add_argument("--size", type=positive_int, help="output size in pixels: side of the aligned crop (default 512), or long side in the photo frame (default: the photo's)")
+    p.add_argument("--detector", choices=DETECTORS.names(), default=DETECTORS.default, help="face detector and 5-point landmarks")
+    p.add_argument("--masks", choices=MASK_BACKENDS.names(), default=MASK_BACKENDS.default, help="; ".join(f"{m.name}: {m.help}" for m in MASK_BACKENDS))
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression bombs); default %(default)d")
     p.set_defaults(func=run)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
@@ -59,37 +61,30 @@ def _resize(img, size: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from apdraw.batch import NoFaceError, run_batch
-    from apdraw.face import FacePipeline, paste_back
-    from apdraw.io import load_image, save_image
-    from apdraw.styles import get_drawer
+    from apdraw.io import save_image
+    from apdraw.pipeline import PortraitPipeline, compose_in_photo
 
     try:
-        drawer = get_drawer(args.style, args.weights)
-    except (ValueError, FileNotFoundError) as exc:
+        pipe = PortraitPipeline.from_style(
+            args.style, args.weights, detector=args.detector, masks=args.masks,
+            max_faces=1 if args.faces == "largest" else None, max_pixels=args.max_pixels,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError) as exc:  # incl. unknown names and WeightsError
         print(f"apdraw draw: {exc}", file=sys.stderr)
         return 2
-    pipeline = FacePipeline(detector=args.detector, mask_backend=args.masks)
 
     def process(path: Path, stem: Path) -> int:
-        image = load_image(path, max_pixels=args.max_pixels)
-        faces = pipeline(image, max_faces=1 if args.faces == "largest" else None)
-        if not faces:
+        drawings = pipe(path)
+        if not drawings:
             raise NoFaceError("no face found")
-        drawings = drawer(faces)
         if args.frame == "photo":
-            canvas = np.full(image.shape[:2], 255, np.uint8)
-            for face, drawing in zip(faces, drawings):
-                canvas = np.minimum(canvas, paste_back(drawing, face, image.shape[:2]))
-            if args.size:
-                canvas = _resize(canvas, args.size)
-            save_image(args.out / stem.with_suffix(".png"), canvas)
+            canvas = compose_in_photo(drawings, drawings[0].photo_hw)
+            save_image(args.out / stem.with_suffix(".png"), _resize(canvas, args.size) if args.size else canvas)
             return 1
-        for i, drawing in enumerate(drawings):
+        for i, d in enumerate(drawings):
             name = stem if len(drawings) == 1 else stem.with_name(f"{stem.name}_face{i}")
-            save_image(args.out / name.with_suffix(".png"), _resize(drawing, args.size) if args.size else drawing)
+            save_image(args.out / name.with_suffix(".png"), _resize(d.image, args.size) if args.size else d.image)
         return len(drawings)
 
     report = run_batch(args.inputs, process, desc="drawing", verb="drew")

@@ -61,7 +61,7 @@ def resolve_metrics(requested: list[str] | None, inception_weights: str | None) 
     """The metric tuple to run, and a note for the user (or None).
 
     Raises:
-        KeyError: unknown metric. FileNotFoundError: standard metrics asked for without weights.
+        UnknownNameError: unknown metric. FileNotFoundError: standard metrics asked for without weights.
     """
     from apdraw.eval.catalog import ALL_METRICS, DEFAULT_METRICS, metric_info
     from apdraw.models.inception import inception_weights_path
@@ -97,10 +97,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         preds = parse_preds(args.pred)
         metrics, note = resolve_metrics(args.metrics, args.inception_weights)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError) as exc:  # incl. UnknownNameError for a metric
         return fail(str(exc))
-    except KeyError as exc:
-        return fail(exc.args[0])
     if note:
         print(f"apdraw eval: note: {note}", file=sys.stderr)
     groups = None

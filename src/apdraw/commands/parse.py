@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         parser = FaceParser.from_pretrained(args.weights, num_threads=max(1, args.threads))
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:  # incl. apdraw.persistence.WeightsError
         print(f"apdraw parse: {exc}", file=sys.stderr)
         return 2
     out: Path = args.out

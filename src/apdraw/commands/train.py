@@ -1,4 +1,4 @@
-"""`apdraw train MODEL [-c CONFIG.yaml] [key=value ...]`: train a model with the shared loop.
+"""`apdraw train TASK [-c CONFIG.yaml] [key=value ...]`: train a model with the shared loop.
 
 Examples::
 
@@ -7,7 +7,8 @@ Examples::
     torchrun --nproc_per_node 4 -m apdraw train apdrawinggan ...   # DDP on a cluster
 
 A run resumes from ``<loop.out_dir>/checkpoints/latest.pt`` when it exists
-(``--fresh`` refuses to overwrite such a run instead).
+(``--fresh`` refuses to overwrite such a run instead). ``apdraw export TASK
+CHECKPOINT OUT`` turns a checkpoint into shipped weights.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from apdraw.train import TASKS
-
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from apdraw.train.tasks import TASKS
+
     p = sub.add_parser("train", help="train a model", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", choices=sorted(TASKS), help="what to train")
-    p.add_argument("-c", "--config", help="YAML config file (any subset of the model's config fields)")
+    p.add_argument("model", choices=TASKS.names(), metavar="TASK", help="what to train: " + "; ".join(f"{t.name}: {t.help}" for t in TASKS))
+    p.add_argument("-c", "--config", help="YAML config file (any subset of the task's config fields)")
     p.add_argument("--fresh", action="store_true", help="fail if the run folder already holds a checkpoint")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. loop.steps=1000")
@@ -29,15 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import importlib
     from pathlib import Path
 
     import yaml
 
     from apdraw.config import ConfigError, load_config, to_dict
+    from apdraw.persistence import CheckpointError
     from apdraw.train.loop import run_training
+    from apdraw.train.tasks import TASKS
 
-    module = importlib.import_module(TASKS[args.model])
+    module = TASKS.get(args.model).load()
     try:
         cfg = load_config(module.Config, args.config, args.overrides)
     except ConfigError as exc:
@@ -50,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
     if args.fresh and latest.exists():
         print(f"apdraw train: {latest} exists; choose another loop.out_dir or drop --fresh to resume", file=sys.stderr)
         return 2
-    task = module.Task(cfg)
-    final = run_training(task, cfg.loop, config=cfg)
+    try:
+        task = module.Task(cfg)
+        final = run_training(task, cfg.loop, config=cfg)
+    except (CheckpointError, FileNotFoundError) as exc:
+        print(f"apdraw train: {exc}", file=sys.stderr)
+        return 2
     print(f"done: {final}")
     return 0

@@ -14,7 +14,6 @@ JPEG-compressed and sometimes turned gray.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,8 @@ from torch.utils.data import Dataset
 
 from apdraw.data import transforms as T
 from apdraw.io import load_image
-from apdraw.train.loop import SampleKey, key_index, sample_rng
+from apdraw.data.sampling import SampleKey, key_index, sample_rng
+from apdraw.data.split import smallest_hash
 
 FLIP_LABELS = np.arange(19, dtype=np.uint8)
 for _a, _b in ((4, 5), (6, 7), (8, 9)):  # l/r eye, brow, ear
@@ -68,14 +68,12 @@ def list_ids(root: str | Path) -> list[str]:
 
 
 def split_ids(ids: list[str], n_val: int = 100) -> tuple[list[str], list[str]]:
-    """(train, val): the ``n_val`` IDs with the smallest SHA-1 hash are validation."""
-    ranked = sorted(ids, key=lambda s: hashlib.sha1(s.encode()).hexdigest())
-    val = set(ranked[:n_val])
-    return [i for i in ids if i not in val], [i for i in ids if i in val]
+    """(train, val): the ``n_val`` IDs with the smallest SHA-1 hash are validation (see :mod:`apdraw.data.split`)."""
+    return smallest_hash(ids, n_val)
 
 
 @dataclass
-class AugmentConfig:
+class ParserAugmentConfig:
     """Probabilities and ranges of the training augmentation."""
 
     flip: float = 0.5
@@ -95,9 +93,9 @@ class AugmentConfig:
 class ParserAugment:
     """Random geometric + photometric augmentation of one (image, labels) pair at 512² -> size²."""
 
-    def __init__(self, size: int, cfg: AugmentConfig | None = None):
+    def __init__(self, size: int, cfg: ParserAugmentConfig | None = None):
         self.size = size
-        self.cfg = cfg or AugmentConfig()
+        self.cfg = cfg or ParserAugmentConfig()
 
     def __call__(
         self,
@@ -180,7 +178,7 @@ class CelebAMaskDataset(Dataset):
         ids: list[str],
         size: int = 256,
         train: bool = True,
-        augment: AugmentConfig | None = None,
+        augment: ParserAugmentConfig | None = None,
         cache: bool = True,
     ):
         if not ids:

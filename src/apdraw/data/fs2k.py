@@ -1,4 +1,4 @@
-"""FS2K pairs (photo -> sketch, three drawing styles) and the project's fixed train/validation split.
+"""FS2K pairs (photo -> sketch, three sketch types) and the project's fixed train/validation split.
 
 Layout (the shared data folder, see ``shared/data/README.md``)::
 
@@ -6,27 +6,27 @@ Layout (the shared data folder, see ``shared/data/README.md``)::
     <root>/fs2k/train/photo/NAME.jpg
     <root>/fs2k/train/sketch/NAME.jpg
 
-Styles: 0 = clean line drawing, 1 = line drawing with shaded hair, 2 = textured pencil.
+FS2K labels each drawing with what it calls a "style"; apdraw calls that label
+the **sketch type** (``sketch_type``), so that "style" keeps one meaning: the
+drawing method of ``apdraw draw --style``. Sketch types: 0 = clean line
+drawing, 1 = line drawing with shaded hair, 2 = textured pencil.
 
 The official FS2K test split is not available, so apdraw holds out part of the
-train split. :func:`fs2k_split` assigns each pair by its name alone: a pair is
-validation when the first 8 bytes of SHA-256(name), read as a fraction of
-2**64, fall below ``val_fraction``. The assignment is therefore the same
-whatever the style filter or the set of other files, and adding pairs never
-moves an existing one. The validation share is ``val_fraction`` in expectation,
-not exactly.
+train split with the rule of :mod:`apdraw.data.split` (SHA-256 of the name
+below ``val_fraction``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-STYLES = {0: "clean line drawing", 1: "line drawing with shaded hair", 2: "textured pencil"}
-_SUFFIXES = (".jpg", ".jpeg", ".png")
+from apdraw.data.split import is_validation, select
+from apdraw.io import IMAGE_SUFFIXES
+
+SKETCH_TYPES = {0: "clean line drawing", 1: "line drawing with shaded hair", 2: "textured pencil"}
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class FS2KRecord:
     """One FS2K pair on disk."""
 
     name: str  # e.g. "p1_0110": subset 1, index 0110
-    style: int  # 0, 1 or 2 (see STYLES)
+    sketch_type: int  # 0, 1 or 2 (see SKETCH_TYPES); FS2K's "style" field
     photo: Path
     sketch: Path
     attributes: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # the other anno.json fields
@@ -54,27 +54,27 @@ def fs2k_dir(root: str | Path) -> Path:
 
 
 def _find(folder: Path, name: str) -> Path | None:
-    for suffix in _SUFFIXES:
+    for suffix in IMAGE_SUFFIXES:
         p = folder / f"{name}{suffix}"
         if p.is_file():
             return p
     return None
 
 
-def fs2k_records(root: str | Path, style: int | None = None) -> list[FS2KRecord]:
-    """All FS2K pairs, sorted by name; only drawing `style` when given.
+def fs2k_records(root: str | Path, sketch_type: int | None = None) -> list[FS2KRecord]:
+    """All FS2K pairs, sorted by name; only ``sketch_type`` when given.
 
     Raises:
         FileNotFoundError: anno.json missing, or a listed pair lacks its photo or sketch file.
-        ValueError: `style` is not 0, 1 or 2.
+        ValueError: ``sketch_type`` is not 0, 1 or 2.
     """
-    if style is not None and style not in STYLES:
-        raise ValueError(f"FS2K style must be one of {sorted(STYLES)}, got {style!r}")
+    if sketch_type is not None and sketch_type not in SKETCH_TYPES:
+        raise ValueError(f"FS2K sketch type must be one of {sorted(SKETCH_TYPES)}, got {sketch_type!r}")
     base = fs2k_dir(root)
     rows = json.loads((base / "anno.json").read_text())
     records, missing = [], []
     for row in rows:
-        if style is not None and int(row["style"]) != style:
+        if sketch_type is not None and int(row["style"]) != sketch_type:
             continue
         name = str(row["name"])
         photo, sketch = _find(base / "photo", name), _find(base / "sketch", name)
@@ -90,24 +90,20 @@ def fs2k_records(root: str | Path, style: int | None = None) -> list[FS2KRecord]
     return sorted(records, key=lambda r: r.name)
 
 
-def is_validation(name: str, val_fraction: float = 0.15) -> bool:
-    """True when pair `name` belongs to the validation part (SHA-256 rule, see the module doc)."""
-    u = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") / 2.0**64
-    return u < val_fraction
-
-
-def fs2k_split(root: str | Path, style: int | None = None,
+def fs2k_split(root: str | Path, sketch_type: int | None = None,
                val_fraction: float = 0.15) -> tuple[list[FS2KRecord], list[FS2KRecord]]:
     """(train, validation) FS2K records, each sorted by name.
 
     Args:
         root: the shared data folder (or the ``fs2k/train`` folder itself).
-        style: keep only this drawing style (0, 1, 2); None keeps all.
+        sketch_type: keep only this sketch type (0, 1, 2); None keeps all.
         val_fraction: expected validation share, in [0, 1].
     """
     if not 0.0 <= val_fraction <= 1.0:
         raise ValueError(f"val_fraction must be in [0, 1], got {val_fraction}")
-    records = fs2k_records(root, style)
-    val = [r for r in records if is_validation(r.name, val_fraction)]
-    train = [r for r in records if not is_validation(r.name, val_fraction)]
-    return train, val
+    records = fs2k_records(root, sketch_type)
+    names = [r.name for r in records]
+    return select(records, names, val_fraction, "train"), select(records, names, val_fraction, "val")
+
+
+__all__ = ["SKETCH_TYPES", "FS2KRecord", "fs2k_dir", "fs2k_records", "fs2k_split", "is_validation"]

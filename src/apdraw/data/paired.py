@@ -6,7 +6,7 @@ Adapters list (photo, drawing) pairs from several layouts as :class:`PairRecord`
   (``data/<phase>/NAME.png`` = A|B side by side at 1024x512, already aligned,
   ``landmark/ALL/NAME.txt``, ``mask/ALL/NAME.png``): used unchanged;
 * :func:`folder_records`: any two folders with files of the same stem;
-* :func:`fs2k_records`: FS2K (``photo/``, ``sketch/``, ``anno.json``), filterable by style;
+* FS2K through :func:`apdraw.data.fs2k.fs2k_records`, filterable by sketch type;
 * :func:`cufs_records`: CUFS (``photo/``, ``sketch/``);
 * :func:`photo_records`: photos only, for NPR pre-training pairs.
 
@@ -24,8 +24,7 @@ DT loss needs.
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Literal
 
@@ -35,11 +34,13 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from apdraw.io import ImageLoadError, atomic_write, load_image, save_text
-from apdraw.train.loop import SampleKey, key_index, sample_rng
+from apdraw.data import shared_data_dir
+from apdraw.data.sampling import SampleKey, key_index, sample_rng
+from apdraw.data.split import Part, is_validation, select
+from apdraw.io import IMAGE_SUFFIXES, ImageLoadError, atomic_write, load_image, save_text, to_gray
+from apdraw.parts import PART_NAMES, fit_boxes
 
 PREP_VERSION = 1  # bump when the cached content changes meaning
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 @dataclass(frozen=True)
@@ -58,24 +59,13 @@ class PairRecord:
 
 
 def _by_stem(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
 
 
 def folder_records(photo_dir: str | Path, drawing_dir: str | Path) -> list[PairRecord]:
     """Pairs of files with the same stem in two folders (sorted by name)."""
     photos, drawings = _by_stem(Path(photo_dir)), _by_stem(Path(drawing_dir))
     return [PairRecord(n, photos[n], drawings[n]) for n in sorted(photos.keys() & drawings.keys())]
-
-
-def fs2k_records(root: str | Path, style: int | None = None) -> list[PairRecord]:
-    """FS2K pairs (``photo/NAME.jpg``, ``sketch/NAME.jpg``), only drawing ``style`` (0, 1, 2) when given."""
-    root = Path(root)
-    recs = folder_records(root / "photo", root / "sketch")
-    if style is None:
-        return recs
-    anno = json.loads((root / "anno.json").read_text())
-    keep = {row["name"] for row in anno if int(row["style"]) == style}
-    return [r for r in recs if r.name in keep]
 
 
 def cufs_records(root: str | Path) -> list[PairRecord]:
@@ -108,14 +98,62 @@ def photo_records(folders: Iterable[str | Path], prefix: bool = True) -> list[Pa
     return out
 
 
-def split_records(records: list[PairRecord], val_fraction: float, part: Literal["train", "val", "all"]) -> list[PairRecord]:
-    """A deterministic hash split by name: the ``val_fraction`` with the smallest SHA-1 are validation."""
-    if part == "all" or val_fraction <= 0:
-        return list(records)
-    ranked = sorted(records, key=lambda r: hashlib.sha1(r.name.encode()).hexdigest())
-    n_val = max(1, int(round(len(records) * val_fraction)))
-    val = {r.name for r in ranked[:n_val]}
-    return [r for r in records if (r.name in val) == (part == "val")]
+# --------------------------------------------------------------------------- configured sources
+
+
+@dataclass
+class DataConfig:
+    """Where the pairs come from. Paths may be relative to the working directory."""
+
+    source: Literal["npr", "fs2k", "cufs", "apdrawingdb", "folders"] = "fs2k"
+    # fs2k / cufs root, APDrawingDB dataset root, or photo folder
+    root: str = field(default_factory=lambda: str(shared_data_dir() / "fs2k" / "train"))
+    drawing_dir: str = ""  # source=folders: the drawings (photos in root)
+    sketch_type: int = 0  # FS2K's drawing label (its "style"): 0 clean lines, 1 shaded hair, 2 pencil; -1 = all
+    phase: str = "train"  # apdrawingdb: data/<phase>
+    split: Part = "train"
+    val_fraction: float = 0.15  # the name-hash rule of apdraw.data.split
+    # source=npr: photo folders drawn by the NPR engine; photos named like FS2K validation pairs are skipped.
+    photo_roots: list[str] = field(default_factory=lambda: [
+        str(shared_data_dir() / "celebamask_mini" / "images"), str(shared_data_dir() / "fs2k" / "train" / "photo"),
+    ])  # fmt: skip
+    max_items: int = 0  # use only the first N records (0 = all)
+    cache_dir: str = "cache/apdrawinggan"
+    augment: PairAugmentConfig = field(default_factory=lambda: PairAugmentConfig())
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.val_fraction <= 1.0:
+            raise ValueError(f"data.val_fraction must be in [0, 1], got {self.val_fraction}")
+        if self.max_items < 0:
+            raise ValueError(f"data.max_items must be >= 0, got {self.max_items}")
+
+
+def build_records(cfg: DataConfig) -> tuple[list[PairRecord], str]:
+    """(records, cache tag) for the configured source and split."""
+    if cfg.source == "fs2k":
+        from apdraw.data.fs2k import fs2k_records
+
+        fs2k = fs2k_records(cfg.root, None if cfg.sketch_type < 0 else cfg.sketch_type)
+        recs = [PairRecord(r.name, r.photo, r.sketch) for r in fs2k]
+        # The cache tag keeps its historical name ("style"): cached pairs stay valid.
+        tag = f"fs2k-style{cfg.sketch_type}"
+    elif cfg.source == "cufs":
+        recs, tag = cufs_records(cfg.root), "cufs"
+    elif cfg.source == "apdrawingdb":
+        recs, tag = apdrawingdb_records(cfg.root, cfg.phase), f"apdrawingdb-{cfg.phase}"
+    elif cfg.source == "folders":
+        recs, tag = folder_records(cfg.root, cfg.drawing_dir), f"folders-{Path(cfg.root).name}"
+    elif cfg.source == "npr":
+        recs = photo_records(cfg.photo_roots, prefix=False)
+        # Keep the FS2K validation photos out of pre-training too; hash order mixes the
+        # photo folders, so max_items takes a bit of each.
+        recs = [r for r in recs if not is_validation(r.name, cfg.val_fraction)]
+        recs = sorted(recs, key=lambda r: hashlib.sha1(r.name.encode()).hexdigest())
+        return recs[: cfg.max_items or None], "npr"
+    else:  # pragma: no cover - Literal guards this
+        raise ValueError(cfg.source)
+    recs = select(recs, [r.name for r in recs], cfg.val_fraction, cfg.split)
+    return recs[: cfg.max_items or None], tag
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -142,11 +180,6 @@ class AlignedPair:
     def load(cls, path: str | Path) -> "AlignedPair":
         with np.load(path) as z:
             return cls(z["photo"], z["drawing"], z["landmarks"], z["fg"])
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (H, W) uint8 with 0.299R + 0.587G + 0.114B (SPEC section 0)."""
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
 def _read_pair_images(rec: PairRecord) -> tuple[np.ndarray, np.ndarray | None]:
@@ -240,8 +273,8 @@ def preprocess(
 
 
 @dataclass
-class AugmentConfig:
-    """The paper's augmentation; all randomness comes from the loop's per-sample RNG."""
+class PairAugmentConfig:
+    """The paper's augmentation of photo/drawing pairs; all randomness comes from the per-sample RNG."""
 
     enabled: bool = True
     rotate_deg: float = 10.0  # uniform in [-rotate_deg, rotate_deg]
@@ -250,7 +283,7 @@ class AugmentConfig:
     flip: bool = True  # p = 0.5, landmarks mirrored and eyes swapped
 
 
-def augment_matrix(rng: np.random.Generator, cfg: AugmentConfig, size: int = 512) -> np.ndarray:
+def augment_matrix(rng: np.random.Generator, cfg: PairAugmentConfig, size: int = 512) -> np.ndarray:
     """(2, 3) rotation+scale about the frame centre (identity when disabled)."""
     if not cfg.enabled:
         return np.array([[1.0, 0, 0], [0, 1.0, 0]])
@@ -272,15 +305,15 @@ class PairedDrawingDataset(Dataset):
     {0, 1}; ``boxes`` (4, 4) int64 part boxes at S (eyel, eyer, nose, mouth;
     x0, y0, x1, y1); and when ``dt_cfg`` is given, ``dt`` (2, S, S) exact
     distances (px) to ink / paper and ``lines`` (2, S, S) {0, 1} black / white
-    line pixels of the drawing (SPEC A1.1 "ground-truth distance transforms").
+    line pixels of the drawing (the targets of the distance-transform loss).
     """
 
-    def __init__(self, files: list[Path], resolution: int = 256, augment: AugmentConfig | None = None, dt_cfg=None):
+    def __init__(self, files: list[Path], resolution: int = 256, augment: PairAugmentConfig | None = None, dt_cfg=None):
         if not files:
             raise ValueError("no preprocessed pairs: the record list is empty or no face was found in any photo")
         self.files = list(files)
         self.resolution = resolution
-        self.augment = augment or AugmentConfig(enabled=False)
+        self.augment = augment or PairAugmentConfig(enabled=False)
         self.dt_cfg = dt_cfg.at(resolution) if dt_cfg is not None else None
 
     def __len__(self) -> int:
@@ -288,7 +321,6 @@ class PairedDrawingDataset(Dataset):
 
     def __getitem__(self, key: SampleKey | int) -> dict[str, torch.Tensor]:
         from apdraw.face import flip_horizontal, local_boxes, transform_points, txt_landmarks
-        from apdraw.models.apdrawinggan import fit_boxes
 
         pair = AlignedPair.load(self.files[key_index(key)])
         rng = sample_rng(key)
@@ -310,7 +342,8 @@ class PairedDrawingDataset(Dataset):
         photo_s = _warp(photo, full[:2], s, (255, 255, 255))
         drawing_s = _warp(drawing, full[:2], s, 255)
         fg_s = _warp(fg, full[:2], s, 0) >= 128
-        boxes512 = np.array([list(b) for b in local_boxes(txt_landmarks(lm), 512).values()], np.int64)
+        local = local_boxes(txt_landmarks(lm), 512)
+        boxes512 = np.array([list(local[p]) for p in PART_NAMES], np.int64)
         boxes = fit_boxes(torch.from_numpy(boxes512)[None], 512, s)[0]
         item = {
             "photo": torch.from_numpy(photo_s).permute(2, 0, 1).float() / 127.5 - 1.0,

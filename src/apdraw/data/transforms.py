@@ -136,7 +136,9 @@ def color_jitter(
 
 def to_grayscale(image: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> the same shape with equal channels (luma)."""
-    return np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    from apdraw.io import to_gray
+
+    return np.repeat(to_gray(image)[..., None], 3, axis=2)
 
 
 def random_blur(image: np.ndarray, rng: np.random.Generator, max_sigma: float = 2.0) -> np.ndarray:

@@ -1,14 +1,18 @@
 """The metrics the suite knows: names, kinds, directions and the notes reports print.
 
+:data:`METRICS` is a :class:`~apdraw.registry.Registry` of :class:`MetricInfo`.
 Names of feature-based metrics carry their extractor: ``fid``, ``kid`` and
 ``sifid`` use the standard FID Inception network; ``fid_<x>``, ``kid_<x>`` and
-``sifid_<x>`` use extractor ``x`` (built in: ``mnv2``, the MobileNetV2 proxy).
+``sifid_<x>`` use extractor ``x`` (built in: ``mnv2``, the MobileNetV2 proxy);
+:func:`metric_info` also answers for extractors that are not pre-registered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from apdraw.registry import Registry, UnknownNameError
 
 Kind = Literal["paired", "distribution"]
 
@@ -24,6 +28,10 @@ class MetricInfo:
     higher_is_better: bool
     extractor: str | None  # feature network, or None
     note: str
+
+    @property
+    def help(self) -> str:
+        return self.note
 
 
 _PAIRED = {
@@ -54,26 +62,32 @@ SWD = MetricInfo("swd", "SWD (x1e3)", "distribution", False, None,
                  "sliced Wasserstein on 7x7 Laplacian-pyramid patches at 256..16, ProGAN protocol, x1000")
 
 
-def metric_info(name: str) -> MetricInfo:
-    """Look a metric up by name (``fid``, ``fid_mnv2``, ``chamfer``, ...).
-
-    Raises:
-        KeyError: unknown name; the message lists the known ones.
-    """
-    if name in _PAIRED:
-        return _PAIRED[name]
-    if name == "swd":
-        return SWD
-    for base in ("fid", "kid", "sifid"):
-        if name == base:
-            return _feature_metric(base, STANDARD_EXTRACTOR)
-        if name.startswith(base + "_") and len(name) > len(base) + 1:
-            return _feature_metric(base, name[len(base) + 1:])
-    raise KeyError(f"unknown metric {name!r}; known: {', '.join(ALL_METRICS)} (and fid_X/kid_X/sifid_X for an extractor X)")
-
-
 # Default set: everything that needs no user-supplied weights.
 DEFAULT_METRICS = ("chamfer", "ssim", "fsim", "lpips_mnv2", "sifid_mnv2", "fid_mnv2", "kid_mnv2", "swd")
 # Added automatically when the FID Inception weights are found.
 STANDARD_METRICS = ("fid", "kid", "sifid")
 ALL_METRICS = DEFAULT_METRICS + STANDARD_METRICS
+
+METRICS: Registry[MetricInfo] = Registry("metric")
+for _name in ALL_METRICS:
+    if _name in _PAIRED:
+        METRICS.register(_PAIRED[_name])
+    elif _name == "swd":
+        METRICS.register(SWD)
+    else:
+        _base, _, _extractor = _name.partition("_")
+        METRICS.register(_feature_metric(_base, _extractor or STANDARD_EXTRACTOR))
+
+
+def metric_info(name: str) -> MetricInfo:
+    """Look a metric up by name (``fid``, ``fid_mnv2``, ``chamfer``, ...).
+
+    Raises:
+        UnknownNameError (a ValueError): unknown name; the message lists the known ones.
+    """
+    if name in METRICS:
+        return METRICS.get(name)
+    for base in ("fid", "kid", "sifid"):
+        if name.startswith(base + "_") and len(name) > len(base) + 1:
+            return _feature_metric(base, name[len(base) + 1:])
+    raise UnknownNameError(f"unknown metric {name!r}; known: {', '.join(ALL_METRICS)} (and fid_X/kid_X/sifid_X for an extractor X)")

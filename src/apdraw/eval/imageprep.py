@@ -33,13 +33,6 @@ def resize_u8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(tuple(size), Image.Resampling.BICUBIC))
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) or (H, W) uint8 -> (H, W) uint8 luminance (BT.601, PIL's rounding)."""
-    if image.ndim == 2:
-        return image
-    return np.asarray(Image.fromarray(image).convert("L"))
-
-
 def to_rgb(image: np.ndarray) -> np.ndarray:
     """(H, W) or (H, W, 3) uint8 -> (H, W, 3) uint8."""
     return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image

@@ -31,10 +31,10 @@ from apdraw.eval import metrics as pm
 from apdraw.eval.catalog import DEFAULT_METRICS, PROXY_EXTRACTOR, STANDARD_EXTRACTOR, MetricInfo, metric_info
 from apdraw.eval.distribution import fid_from_features, frechet_distance, gaussian_stats, kid_from_features
 from apdraw.eval.features import perceptual_distance
-from apdraw.eval.imageprep import paired_size, resize_u8, to_gray
+from apdraw.eval.imageprep import paired_size, resize_u8
 from apdraw.eval.sets import EvalInputError, halves, image_set, match_keys, subsample
 from apdraw.eval.swd import SWDConfig, swd_descriptors, swd_from_descriptors
-from apdraw.io import ImageLoadError, load_image
+from apdraw.io import ImageLoadError, load_image, to_gray
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class EvalSettings:
 
     def __post_init__(self) -> None:
         for m in self.metrics:
-            metric_info(m)  # raises KeyError for unknown names
+            metric_info(m)  # raises UnknownNameError (a ValueError) for unknown names
         if self.max_samples < 4:
             raise ValueError("max_samples must be at least 4 (the floor needs two halves of 2)")
 

@@ -12,7 +12,8 @@ for measured accuracy and speed):
 * :class:`MTCNN` and :class:`Detection`; :class:`MediaPipeDetector` (alternative detector);
   :class:`MediaPipeMasks` (the default mask backend).
 
-MediaPipe is imported only when one of its classes is used.
+torch (MTCNN) and MediaPipe are imported only when one of their classes is used,
+so that listing the backends (``apdraw --help``) stays fast.
 """
 
 from apdraw.face.align import (
@@ -30,16 +31,25 @@ from apdraw.face.align import (
     txt_landmarks,
 )
 from apdraw.face.masks import PART_NAMES, FaceMasks, bg_region, box_mask, hair_region, local_boxes
-from apdraw.face.mtcnn import MTCNN, Detection
 from apdraw.face.pipeline import Detector, Face, FacePipeline, MaskBackend, paste_back
+
+# Lazy exports (PEP 562): name -> submodule. mtcnn imports torch (~1 s);
+# mediapipe_backend imports MediaPipe (~0.1 s, more on a cold disk cache).
+_LAZY = {
+    "MTCNN": "mtcnn",
+    "Detection": "mtcnn",
+    "MediaPipeMasks": "mediapipe_backend",
+    "MediaPipeDetector": "mediapipe_backend",
+}
 
 
 def __getattr__(name: str):
-    # Lazy: importing mediapipe costs ~1.5 s and is needed only for this backend.
-    if name in ("MediaPipeMasks", "MediaPipeDetector"):
-        from apdraw.face import mediapipe_backend
+    import importlib
 
-        return getattr(mediapipe_backend, name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"apdraw.face.{_LAZY[name]}"), name)
+    if name in ("mtcnn", "mediapipe_backend"):  # `apdraw.face.mtcnn` without importing it first
+        return importlib.import_module(f"apdraw.face.{name}")
     raise AttributeError(f"module 'apdraw.face' has no attribute {name!r}")
 
 

@@ -4,7 +4,7 @@ All masks live in the aligned S x S frame (S = 512 for APDrawing). Boolean masks
 are (S, S) ``bool``; the foreground mask is (S, S) ``uint8`` 0/255 (white =
 person), the format of the original ``mask/*.png`` files.
 
-Local boxes (SPEC A1.1, ``aligned_dataset.py``) are ``(x0, y0, x1, y1)`` integer
+Local boxes (sizes in :mod:`apdraw.parts`) are ``(x0, y0, x1, y1)`` integer
 pixel bounds with x1, y1 *exclusive* (``img[y0:y1, x0:x1]``). They are computed
 from the *integer* landmarks as the original stores them in its ``.txt`` files
 (MATLAB 1-based rounding, see :func:`apdraw.face.align.txt_landmarks`), so a
@@ -19,10 +19,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-PART_NAMES = ("eyel", "eyer", "nose", "mouth")
-
-# (width, height) at the original's base resolution 256; scaled by size / 256.
-_BASE_WH = {"eyel": (56, 40), "eyer": (56, 40), "nose": (48, 48), "mouth": (64, 40)}
+from apdraw.parts import PART_NAMES, box_sizes
 
 Box = tuple[int, int, int, int]
 
@@ -45,7 +42,7 @@ def local_boxes(landmarks_int: np.ndarray, size: int = 512) -> dict[str, Box]:
         raise ValueError(f"expected (5, 2) landmarks, got {lm.shape}")
     lm = lm.astype(np.int64)
     ratio = size / 256.0
-    wh = {k: (int(round(w * ratio)), int(round(h * ratio))) for k, (w, h) in _BASE_WH.items()}
+    wh = box_sizes(size)
     eye_dy = int(round(4 * ratio))
     # The original centres the nose at y - NOSE_H/2 + 16*ratio, i.e. y - 8*ratio.
     nose_dy = wh["nose"][1] // 2 - int(round(16 * ratio))

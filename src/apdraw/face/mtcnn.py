@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from apdraw.threads import torch_threads
+from apdraw.runtime import torch_threads
 
 
 def weights_dir() -> Path:

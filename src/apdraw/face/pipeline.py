@@ -26,13 +26,15 @@ MATLAB 1-based template is handled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from apdraw.face import align as _align
 from apdraw.face.masks import FaceMasks
-from apdraw.face.mtcnn import MTCNN, Detection
+
+if TYPE_CHECKING:  # pragma: no cover
+    from apdraw.face.mtcnn import Detection
 
 
 @runtime_checkable
@@ -92,26 +94,6 @@ def paste_back(drawing: np.ndarray, face: Face, photo_hw: tuple[int, int]) -> np
     return _align.paste_back(drawing, face.matrix, photo_hw, size=face.size)
 
 
-MASK_BACKENDS = ("mediapipe", "parser", "mediapipe+parser")
-
-
-def _build_mask_backend(name: str) -> MaskBackend:
-    """A built-in mask backend by name (see :data:`MASK_BACKENDS`)."""
-    if name not in MASK_BACKENDS:
-        raise ValueError(f"unknown mask backend {name!r} (available: {', '.join(map(repr, MASK_BACKENDS))})")
-    base = None
-    if name in ("mediapipe", "mediapipe+parser"):
-        from apdraw.face.mediapipe_backend import MediaPipeMasks
-
-        base = MediaPipeMasks()
-        if name == "mediapipe":
-            return base
-    # The face parser (apdraw.face.parser_backend): its own masks, or extras on MediaPipe's.
-    from apdraw.face.parser_backend import ParserMasks
-
-    return ParserMasks(base=base)
-
-
 class FacePipeline:
     """Detect, align and mask faces. Build once (the models load here), call per photo.
 
@@ -136,19 +118,15 @@ class FacePipeline:
         detect_max_side: int = 1024,
         device: str = "cpu",
     ) -> None:
+        from apdraw.face.backends import build_detector, build_mask_backend
+
         self.size = size
         if isinstance(detector, str):
-            if detector == "mtcnn":
-                detector = MTCNN(min_face_size=min_face_size, max_side=detect_max_side, device=device)
-            elif detector == "mediapipe":
-                from apdraw.face.mediapipe_backend import MediaPipeDetector
-
-                detector = MediaPipeDetector()
-            else:
-                raise ValueError(f"unknown detector {detector!r} (available: 'mtcnn', 'mediapipe')")
+            kwargs = dict(min_face_size=min_face_size, max_side=detect_max_side, device=device) if detector == "mtcnn" else {}
+            detector = build_detector(detector, **kwargs)
         self.detector: Detector = detector
         if isinstance(mask_backend, str):
-            mask_backend = _build_mask_backend(mask_backend)
+            mask_backend = build_mask_backend(mask_backend)
         self.mask_backend: MaskBackend | None = mask_backend
 
     def detect(self, image: np.ndarray) -> list[Detection]:

@@ -15,37 +15,32 @@ Widths come from :class:`GeneratorConfig` / :class:`DiscriminatorConfig`:
 Unlike the original, inference runs in eval mode (no dropout, fixed norm
 statistics), so a photo always gives the same drawing.
 
-Public API::
+Public API (tensors in, tensors out; turning an aligned face into these
+tensors is the style layer's job, :mod:`apdraw.styles`)::
 
     model = APDrawingGAN.from_pretrained()           # shipped weights (or path=...)
-    drawings = draw_aligned(model, faces)            # list of (512, 512) uint8
+    drawings = model.draw(photos, boxes, fg)         # (B, 512, 512) uint8
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from apdraw.config import from_dict
-from apdraw.models.layers import NormKind, PatchGAN, ResnetBlock, UNet, init_weights, norm_layer
-from apdraw.threads import torch_threads
+from apdraw.models.layers import NormKind, PatchGAN, ResnetBlock, UNet, check_shape, init_weights, norm_layer
+from apdraw.parts import PART_NAMES, REGION_NAMES, fit_boxes
+from apdraw.runtime import torch_threads
 
-if TYPE_CHECKING:  # pragma: no cover
-    from apdraw.face import Face
-
-PARTS = ("eyel", "eyer", "nose", "mouth")
-REGIONS = ("hair", "bg")
+PARTS = PART_NAMES
+REGIONS = REGION_NAMES
 LOCALS = PARTS + REGIONS
-# Box sizes (W, H) at 256² (SPEC A1.1); they scale linearly with the resolution.
-BOX_SIZES_256 = {"eyel": (56, 40), "eyer": (56, 40), "nose": (48, 48), "mouth": (64, 40)}
 
+FORMAT = "apdraw.apdrawinggan/1"
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "apdrawinggan_fs2k.safetensors"
 
 
@@ -101,31 +96,6 @@ def compact_config() -> tuple[GeneratorConfig, DiscriminatorConfig]:
     )
     d = DiscriminatorConfig(channels=(32, 64, 128, 256), local_channels=(16, 32, 64, 64), norm="instance")
     return g, d
-
-
-def box_sizes(resolution: int) -> dict[str, tuple[int, int]]:
-    """(W, H) of each part box at ``resolution`` (112x80 eyes, 96x96 nose, 128x80 mouth at 512)."""
-    k = resolution // 256
-    return {name: (w * k, h * k) for name, (w, h) in BOX_SIZES_256.items()}
-
-
-def boxes_array(boxes: Mapping[str, Sequence[int]]) -> np.ndarray:
-    """{"eyel", "eyer", "nose", "mouth"} -> (x0, y0, x1, y1) (as ``FaceMasks.boxes``) -> (4, 4) int64 in PARTS order."""
-    return np.array([list(boxes[p]) for p in PARTS], np.int64)
-
-
-def fit_boxes(boxes: torch.Tensor, from_size: int, resolution: int) -> torch.Tensor:
-    """Rescale part boxes from a ``from_size`` frame to ``resolution`` and shift them inside it.
-
-    ``boxes``: (B, 4, 4) (x0, y0, x1, y1), end exclusive, PARTS order. Returns
-    (B, 4, 4) int64 boxes of exactly :func:`box_sizes` (so crops of a batch stack)
-    lying inside the frame; the original would crash on a box sticking out.
-    """
-    sizes = torch.tensor([box_sizes(resolution)[p] for p in PARTS], dtype=torch.int64, device=boxes.device)
-    centre = (boxes[..., :2].double() + boxes[..., 2:].double()) / 2 * (resolution / from_size)
-    lo = torch.floor(centre - sizes / 2 + 0.5).to(torch.int64)
-    lo = torch.maximum(torch.minimum(lo, resolution - sizes), torch.zeros_like(lo))
-    return torch.cat([lo, lo + sizes], dim=-1)
 
 
 def crop(x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -256,50 +226,46 @@ class APDrawingGAN(nn.Module):
     when ``hierarchical`` is False). The model runs at ``cfg.resolution``; inputs
     and outputs of :meth:`draw` are at 512². ``num_threads``: torch CPU threads
     while drawing (restored afterwards; None keeps the process setting; see
-    :func:`apdraw.threads.torch_threads` for why the default is 1).
+    :func:`apdraw.runtime.torch_threads` for why the default is 1).
     """
 
-    def __init__(self, cfg: GeneratorConfig, hierarchical: bool = True, num_threads: int | None = 1):
+    def __init__(
+        self, cfg: GeneratorConfig, hierarchical: bool = True, num_threads: int | None = 1, generator: nn.Module | None = None
+    ):
         super().__init__()
         self.cfg = cfg
         self.hierarchical = hierarchical
         self.num_threads = num_threads
-        self.generator = HierarchicalGenerator(cfg) if hierarchical else GlobalGenerator(cfg)
+        if generator is None:
+            generator = HierarchicalGenerator(cfg) if hierarchical else GlobalGenerator(cfg)
+        self.generator = generator
         self.eval()
 
     # -- persistence --------------------------------------------------------
-    def metadata(self) -> dict[str, str]:
-        return {"format": "apdraw.apdrawinggan/1", "config": json.dumps(asdict(self.cfg)), "hierarchical": json.dumps(self.hierarchical)}
+    def save(self, path: str | Path, half: bool = True, extra: dict[str, str] | None = None) -> Path:
+        """Write the generator as safetensors (fp16 by default), its config in the metadata."""
+        from apdraw.persistence import save_model
 
-    def save(self, path: str | Path, half: bool = True, extra: dict[str, str] | None = None) -> None:
-        """Write the generator as safetensors (fp16 by default), config in the metadata."""
-        from safetensors.torch import save
-
-        from apdraw.io import atomic_write
-
-        sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in self.generator.state_dict().items()}
-        meta = self.metadata() | (extra or {})
-        with atomic_write(path) as f:
-            f.write(save(sd, metadata=meta))
-
-    @classmethod
-    def load(cls, path: str | Path, num_threads: int | None = 1) -> "APDrawingGAN":
-        from apdraw.io import load_weights
-
-        tensors, meta = load_weights(path, "apdraw.apdrawinggan/1")
-        sd = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
-        cfg = from_dict(GeneratorConfig, json.loads(meta["config"]))
-        model = cls(cfg, hierarchical=json.loads(meta.get("hierarchical", "true")), num_threads=num_threads)
-        model.generator.load_state_dict(sd)
-        return model.eval()
+        meta = {"hierarchical": json.dumps(self.hierarchical)} | (extra or {})
+        return save_model(path, self.generator, FORMAT, self.cfg, half=half, extra=meta)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, num_threads: int | None = 1) -> "APDrawingGAN":
         """Load ``path``, or the shipped default weights when None.
 
-        Raises FileNotFoundError (no such file) or ValueError (not an apdraw APDrawingGAN safetensors file).
+        Raises:
+            FileNotFoundError: no such file.
+            apdraw.persistence.WeightsError: not an apdraw APDrawingGAN file, or its tensors do not fit.
         """
-        return cls.load(path if path is not None else DEFAULT_WEIGHTS, num_threads)
+        from apdraw.persistence import load_model
+
+        def build(cfg: GeneratorConfig, meta: dict[str, str]) -> nn.Module:
+            hierarchical = bool(json.loads(meta.get("hierarchical", "true")))
+            return HierarchicalGenerator(cfg) if hierarchical else GlobalGenerator(cfg)
+
+        generator, _ = load_model(path if path is not None else DEFAULT_WEIGHTS, FORMAT, GeneratorConfig, build)
+        hierarchical = isinstance(generator, HierarchicalGenerator)
+        return cls(generator.cfg, hierarchical, num_threads, generator=generator)
 
     # -- running ------------------------------------------------------------
     @torch.no_grad()
@@ -307,10 +273,13 @@ class APDrawingGAN(nn.Module):
         """Aligned photos -> drawings, at the photos' size.
 
         ``photos`` (B, 3, S, S) uint8 or float in [0, 255]; ``boxes`` (B, 4, 4)
-        part boxes (x0, y0, x1, y1) in that S frame, PARTS order (see
-        :func:`boxes_array`); ``fg`` (B, 1, S, S) foreground in {0, 1}.
-        Returns (B, S, S) uint8, 255 = paper.
+        part boxes (x0, y0, x1, y1) in that S frame, PARTS order; ``fg``
+        (B, 1, S, S) foreground in {0, 1}. Returns (B, S, S) uint8, 255 = paper.
         """
+        b, _, size, _ = check_shape(photos, "photos", (None, 3, None, None))
+        check_shape(photos, "photos", (b, 3, size, size))
+        check_shape(boxes, "boxes", (b, len(PARTS), 4))
+        check_shape(fg, "fg", (b, 1, size, size))
         s = self.cfg.resolution
         x = photos.float() / 127.5 - 1.0
         m = fg.float()
@@ -323,23 +292,3 @@ class APDrawingGAN(nn.Module):
         if size != s:
             y = F.interpolate(y, size=(size, size), mode="bicubic", align_corners=False)
         return ((y[:, 0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-
-
-def draw_aligned(model: APDrawingGAN, faces: Sequence["Face"], batch_size: int = 4) -> list[np.ndarray]:
-    """Drawings of aligned faces from :class:`apdraw.face.FacePipeline`.
-
-    Uses each face's ``aligned`` (S, S, 3) uint8 and its ``masks`` (``boxes`` and
-    ``fg``; the pipeline needs a mask backend). Eval mode, no grad, deterministic,
-    batched. Returns one (S, S) uint8 drawing per face (255 = paper).
-    """
-    model.eval()
-    out: list[np.ndarray] = []
-    for i in range(0, len(faces), batch_size):
-        chunk = faces[i : i + batch_size]
-        if any(f.masks is None for f in chunk):
-            raise ValueError("draw_aligned needs faces with masks (build FacePipeline with a mask backend)")
-        photos = torch.from_numpy(np.stack([f.aligned for f in chunk])).permute(0, 3, 1, 2)
-        boxes = torch.from_numpy(np.stack([boxes_array(f.masks.boxes) for f in chunk]))
-        fg = torch.from_numpy(np.stack([np.asarray(f.masks.fg) >= 128 for f in chunk])).float()[:, None]
-        out.extend(model.draw(photos, boxes, fg).numpy())
-    return out

@@ -177,3 +177,14 @@ class PatchGAN(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def check_shape(x: torch.Tensor, name: str, shape: Sequence[int | None]) -> tuple[int, ...]:
+    """Raise ValueError unless ``x`` has ``len(shape)`` dims matching ``shape`` (None = any size).
+
+    Returns ``x.shape`` as a tuple, so callers can unpack the sizes they checked.
+    """
+    if x.ndim != len(shape) or any(want is not None and have != want for have, want in zip(x.shape, shape)):
+        want = "(" + ", ".join("*" if w is None else str(w) for w in shape) + ")"
+        raise ValueError(f"{name}: expected shape {want}, got {tuple(x.shape)}")
+    return tuple(x.shape)

@@ -11,14 +11,12 @@ drawing: the DT loss backpropagates through it (its weights stay frozen).
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from apdraw.config import from_dict
 from apdraw.models.layers import NormKind, UNet, init_weights
 
 FORMAT = "apdraw.linedetector/1"
@@ -45,21 +43,16 @@ class LineDetector(nn.Module):
     def forward(self, drawing: torch.Tensor) -> torch.Tensor:
         return self.net(drawing)
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path) -> Path:
         """safetensors, fp32 (the net is tiny), config in the metadata."""
-        from safetensors.torch import save
+        from apdraw.persistence import save_model
 
-        from apdraw.io import atomic_write
-
-        sd = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_write(path) as f:
-            f.write(save(sd, metadata={"format": FORMAT, "config": json.dumps(asdict(self.cfg))}))
+        return save_model(path, self, FORMAT, self.cfg, half=False)
 
     @classmethod
     def load(cls, path: str | Path) -> "LineDetector":
-        from apdraw.io import load_weights
+        """Raises FileNotFoundError, or :class:`apdraw.persistence.WeightsError` for a file that does not fit."""
+        from apdraw.persistence import load_model
 
-        sd, meta = load_weights(path, FORMAT)
-        model = cls(from_dict(LineDetectorConfig, json.loads(meta["config"])))
-        model.load_state_dict(sd)
-        return model.eval()
+        model, _ = load_model(path, FORMAT, LineDetectorConfig, lambda cfg, meta: cls(cfg))
+        return model

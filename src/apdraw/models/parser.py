@@ -15,8 +15,7 @@ Public API::
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from apdraw.models.mobilenetv2 import STAGE_CHANNELS, MobileNetV2, mobilenet_v2, normalize
-from apdraw.threads import torch_threads
+from apdraw.runtime import torch_threads
 
 NUM_CLASSES = 19
 CLASS_NAMES = (
@@ -272,40 +271,24 @@ def colorize(labels: np.ndarray) -> np.ndarray:
     return PALETTE[np.clip(labels, 0, NUM_CLASSES - 1)]
 
 
-def save_parser_net(net: ParserNet, path: str | Path, half: bool = True, extra: dict[str, str] | None = None) -> None:
+FORMAT = "apdraw.parser/1"
+
+
+def save_parser_net(net: ParserNet, path: str | Path, half: bool = True, extra: dict[str, str] | None = None) -> Path:
     """Write weights (fp16 by default, BN buffers included) and the architecture to safetensors."""
-    from safetensors.torch import save
+    from apdraw.persistence import save_model
 
-    from apdraw.io import atomic_write
-
-    state = {}
-    for k, v in net.state_dict().items():
-        if k.endswith("num_batches_tracked"):
-            continue
-        v = v.detach().cpu()
-        state[k] = (v.half() if half and v.is_floating_point() else v).contiguous()
-    meta = {"arch": json.dumps(asdict(net.arch)), **(extra or {})}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "wb") as f:
-        f.write(save(state, metadata=meta))
+    return save_model(path, net, FORMAT, net.arch, half=half, extra=extra)
 
 
 def load_parser_net(path: str | Path) -> ParserNet:
-    """Rebuild a :class:`ParserNet` from a safetensors file written by :func:`save_parser_net`."""
-    from apdraw.io import load_weights
+    """Rebuild a :class:`ParserNet` from a file written by :func:`save_parser_net` (strict keys and shapes).
 
-    path = Path(path)
-    tensors, meta = load_weights(path)
-    state = {k: v.float() for k, v in tensors.items()}
-    arch_d = json.loads(meta.get("arch", "{}"))
-    if "decoder_channels" in arch_d:
-        arch_d["decoder_channels"] = tuple(arch_d["decoder_channels"])
-    net = ParserNet(ParserArch(**arch_d), pretrained_encoder=False)
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise ValueError(f"{path}: weights do not match ParserNet (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    Raises FileNotFoundError, or :class:`apdraw.persistence.WeightsError` for a file that does not fit.
+    """
+    from apdraw.persistence import load_model
+
+    net, _ = load_model(path, FORMAT, ParserArch, lambda arch, meta: ParserNet(arch, pretrained_encoder=False))
     return net
 
 

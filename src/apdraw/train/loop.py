@@ -2,18 +2,24 @@
 
 A model plugs in as a :class:`TrainTask`: it owns its dataset, builds its
 modules/optimisers/schedulers in :meth:`TrainTask.build`, and does one
-optimisation step in :meth:`TrainTask.train_step`. Everything else lives here,
-once: seeding, data order, device placement, bf16 autocast on CUDA,
-torchrun/DDP, atomic checkpoints with exact resume, CSV logs, sample grids and
-a progress bar with ETA.
+optimisation step in :meth:`TrainTask.train_step`, calling
+:meth:`Context.step` for each optimiser (backward, gradient accumulation,
+clipping) and :meth:`Context.frozen` to run a network without training it (a
+GAN's discriminator during the generator's step). Everything else lives here,
+once: seeding, data order, device, threads and precision
+(:mod:`apdraw.runtime`), torchrun/DDP, EMA copies of chosen modules,
+validation every N steps, atomic checkpoints with exact resume, CSV and
+TensorBoard logs, sample grids and a progress bar with ETA.
 
 Exact resume. Data order comes from :class:`EpochSampler`, a pure function of
 (seed, epoch, rank): a resumed run regenerates the same permutation and skips
 the batches already seen, without loading them. Each sample's augmentation
-draws from :func:`sample_rng`, seeded by the sample's key rather than by a
-worker's RNG stream, so it does not matter which worker loads what. The global
-torch/numpy/python RNG states (dropout, noise) are checkpointed with the
-model, optimisers, schedulers and step.
+draws from :func:`apdraw.data.sampling.sample_rng`, seeded by the sample's key
+rather than by a worker's RNG stream, so it does not matter which worker
+loads what. The global torch/numpy/python RNG states (dropout, noise) are
+checkpointed with the model, optimisers, schedulers, EMA copies and step.
+Checkpoints hold only tensors and plain types (:mod:`apdraw.persistence`):
+loading one never executes code.
 
 Layout of ``out_dir``::
 
@@ -21,22 +27,24 @@ Layout of ``out_dir``::
     checkpoints/latest.pt
     checkpoints/step_XXXXXXX.pt   every ``keep_every`` steps (optional)
     log.csv              step, seconds, learning rate(s), every logged scalar
+    val.csv              step, seconds, the task's validation metrics (``validate_every``)
+    tb/                  TensorBoard events: the same scalars, and the sample grids
     samples/step_XXXXXXX.png
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import dataclasses
-import io
 import math
 import os
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -46,7 +54,10 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from apdraw.config import to_dict
+from apdraw.data.sampling import SampleKey
 from apdraw.io import atomic_write, save_image, save_text
+from apdraw.persistence import read_checkpoint, save_checkpoint as write_checkpoint
+from apdraw.runtime import resolve_device, set_training_threads, use_amp
 
 
 @dataclass
@@ -66,31 +77,21 @@ class LoopConfig:
     ckpt_every: int = 200
     keep_every: int = 0  # also keep step_XXXXXXX.pt every N steps; 0 = only latest.pt
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    accumulate: int = 1  # micro-batches per optimiser step (gradient accumulation)
+    ema_decay: float = 0.0  # EMA of the task's ema_modules, e.g. 0.999; 0 = no EMA
+    validate_every: int = 0  # call the task's validate() every N steps (and at the end); 0 = never
+    tensorboard: bool = True  # also log to out_dir/tb (TensorBoard events)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every"):
+        for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every", "accumulate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"loop.{name} must be positive, got {getattr(self, name)}")
-        if self.num_workers < 0 or self.keep_every < 0 or self.threads < 0:
-            raise ValueError("loop.num_workers, loop.keep_every and loop.threads must be >= 0")
-
-
-class SampleKey(NamedTuple):
-    """What the loop passes to ``Dataset.__getitem__``: which item, and the seed for its randomness."""
-
-    index: int
-    seed: int
-
-
-def sample_rng(key: SampleKey | int) -> np.random.Generator:
-    """The augmentation RNG for one sample. A plain int index (evaluation use) gets a fixed seed."""
-    if isinstance(key, SampleKey):
-        return np.random.default_rng(key.seed)
-    return np.random.default_rng([int(key), 0x5EED])
-
-
-def key_index(key: SampleKey | int) -> int:
-    return key.index if isinstance(key, SampleKey) else int(key)
+        for name in ("num_workers", "keep_every", "threads", "validate_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"loop.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"loop.ema_decay must be in [0, 1), got {self.ema_decay}")
+        resolve_device(self.device)  # fail at load time, not after building the task
 
 
 class EpochSampler(Sampler[SampleKey]):
@@ -125,10 +126,55 @@ class Context:
     channels_last: bool
     rank: int = 0
     world: int = 1
+    accumulate: int = 1  # micro-batches per optimiser step
+    micro: int = 0  # index of the current micro-batch in its optimiser step (set by the loop)
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    @property
+    def last_micro(self) -> bool:
+        """True on the micro-batch that completes an optimiser step."""
+        return self.micro == self.accumulate - 1
+
+    def step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float | None = None) -> bool:
+        """Backpropagate ``loss`` and, on the step's last micro-batch, update with ``optimizer``.
+
+        The loss is divided by the number of micro-batches, so accumulated
+        gradients are the mean over the whole batch. ``clip``: clip the global
+        gradient norm of the optimiser's parameters to this value first. Under
+        DDP the backward pass all-reduces the gradients (no task code needed).
+
+        Returns:
+            True when the optimiser stepped.
+        """
+        (loss / self.accumulate).backward()
+        if not self.last_micro:
+            return False
+        if clip is not None:
+            params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            nn.utils.clip_grad_norm_(params, clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return True
+
+    @contextlib.contextmanager
+    def frozen(self, module: nn.Module) -> Iterator[nn.Module]:
+        """Run ``module`` without training it: yields the plain module with ``requires_grad`` off.
+
+        Gradients still flow *through* it to its inputs (a generator's step
+        through the discriminator), but none is computed for its weights. The
+        DDP wrapper is bypassed, so DDP never waits for gradients that do not come.
+        """
+        inner = unwrap(module)
+        flags = [p.requires_grad for p in inner.parameters()]
+        inner.requires_grad_(False)
+        try:
+            yield inner
+        finally:
+            for p, flag in zip(inner.parameters(), flags):
+                p.requires_grad_(flag)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.amp and self.device.type == "cuda":
@@ -164,11 +210,18 @@ class TrainTask:
 
     dataset: Dataset
     config: Any = None
+    # Modules the loop keeps an EMA copy of when loop.ema_decay > 0 (e.g. a GAN's generator).
+    ema_modules: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self.ema: dict[str, EMA] = {}  # filled by the loop
+
+    def averaged(self, name: str) -> nn.Module:
+        """Module ``name`` for evaluation: its EMA copy when the run keeps one, else the module itself."""
+        return self.ema[name].module if name in self.ema else unwrap(self.modules[name])
 
     def build(self, ctx: Context) -> None:
         """Create modules, optimisers and schedulers on ``ctx.device``; register them in the dicts."""
@@ -182,17 +235,43 @@ class TrainTask:
         """A preview grid, (H, W, 3) uint8; called in eval mode under no_grad. None = no samples."""
         return None
 
+    def validate(self, ctx: Context) -> dict[str, float] | None:
+        """Held-out metrics (name -> value), every ``loop.validate_every`` steps, in eval mode under no_grad."""
+        return None
+
+
+class EMA:
+    """An exponential moving average of a module's parameters (buffers are copied).
+
+    ``module`` holds the averaged copy, always in eval mode and without gradients:
+    after each optimiser step, ``ema = decay * ema + (1 - decay) * current``.
+    """
+
+    def __init__(self, module: nn.Module, decay: float):
+        self.decay = decay
+        self.module = copy.deepcopy(unwrap(module)).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        live = unwrap(module)
+        for avg, cur in zip(self.module.parameters(), live.parameters()):
+            avg.lerp_(cur.detach(), 1.0 - self.decay)
+        for avg, cur in zip(self.module.buffers(), live.buffers()):
+            avg.copy_(cur)
+
+
+def lazy_regularization(step: int, every: int) -> float:
+    """Weight of a regulariser computed only every ``every`` steps (lazy regularisation, StyleGAN2).
+
+    ``every`` on the steps where it is computed, so its average effect equals
+    applying it at every step, and 0 (skip computing it) on the others.
+    """
+    if every <= 0:
+        raise ValueError(f"every must be positive, got {every}")
+    return float(every) if step % every == 0 else 0.0
+
 
 # --------------------------------------------------------------------------- helpers
-
-
-def resolve_device(name: str, rank_local: int = 0) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{rank_local}") if torch.cuda.is_available() else torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use device=cpu")
-    return dev
 
 
 def seed_everything(seed: int) -> None:
@@ -202,7 +281,10 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    # numpy's state as plain types and a tensor: checkpoints hold nothing that needs unpickling code.
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy_state = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos, "has_gauss": has_gauss, "gauss": gauss}
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -210,37 +292,42 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _unwrap(module: nn.Module) -> nn.Module:
+def unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a DDP wrapper (or the module itself)."""
     return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
 
 
 def save_checkpoint(path: Path, task: TrainTask, step: int, config: Any) -> None:
-    """Everything needed to continue exactly: weights, optimisers, schedulers, step, RNG states."""
+    """Everything needed to continue exactly: weights, EMA copies, optimisers, schedulers, step, RNG states."""
     state = {
         "step": step,
-        "modules": {k: _unwrap(m).state_dict() for k, m in task.modules.items()},
+        "modules": {k: unwrap(m).state_dict() for k, m in task.modules.items()},
+        "ema": {k: e.module.state_dict() for k, e in task.ema.items()},
         "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
         "schedulers": {k: s.state_dict() for k, s in task.schedulers.items()},
         "rng": _rng_state(),
         "config": to_dict(config) if dataclasses.is_dataclass(config) else config,
     }
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    with atomic_write(path) as f:
-        f.write(buf.getbuffer())
+    write_checkpoint(path, state)
 
 
 def load_checkpoint(path: Path, task: TrainTask, map_location: torch.device | str = "cpu") -> int:
-    """Restore a checkpoint written by :func:`save_checkpoint` into a built task; returns its step."""
-    state = torch.load(path, map_location=map_location, weights_only=False)
+    """Restore a checkpoint written by :func:`save_checkpoint` into a built task; returns its step.
+
+    EMA copies missing from the checkpoint (EMA switched on mid-run) start from the restored weights.
+    """
+    state = read_checkpoint(path, map_location=map_location)
     for k, m in task.modules.items():
-        _unwrap(m).load_state_dict(state["modules"][k])
+        unwrap(m).load_state_dict(state["modules"][k])
+    for k, e in task.ema.items():
+        e.module.load_state_dict(state.get("ema", {}).get(k, unwrap(task.modules[k]).state_dict()))
     for k, o in task.optimizers.items():
         o.load_state_dict(state["optimizers"][k])
     for k, s in task.schedulers.items():
@@ -302,13 +389,17 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
     out = Path(loop.out_dir)
     ckpt_dir = out / "checkpoints"
     latest = ckpt_dir / "latest.pt"
-    if loop.threads:
-        torch.set_num_threads(loop.threads)
+    set_training_threads(loop.threads)
     device = resolve_device(loop.device, local_rank)
-    ctx = Context(device=device, amp=loop.amp, channels_last=loop.channels_last, rank=rank, world=world)
+    ctx = Context(device=device, amp=use_amp(loop.amp, device), channels_last=loop.channels_last, rank=rank, world=world,
+                  accumulate=loop.accumulate)
 
     seed_everything(loop.seed + rank)
     task.build(ctx)
+    if loop.ema_decay > 0:
+        if not task.ema_modules:
+            raise ValueError(f"{type(task).__name__} keeps no EMA copies; set loop.ema_decay=0")
+        task.ema = {name: EMA(task.modules[name], loop.ema_decay) for name in task.ema_modules}
     step = 0
     if resume and latest.exists():
         step = load_checkpoint(latest, task, map_location=device)
@@ -320,6 +411,8 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
 
         save_text(out / "config.yaml", yaml.safe_dump(to_dict(config) if config is not None else to_dict(loop), sort_keys=False))
     log = _CsvLog(out / "log.csv", step) if ctx.is_main else None
+    val_log = _CsvLog(out / "val.csv", step) if ctx.is_main and loop.validate_every else None
+    board = _board(out / "tb", step) if ctx.is_main and loop.tensorboard else None
 
     n = len(task.dataset)  # type: ignore[arg-type]
     per_rank = len(range(rank, n, world))
@@ -341,6 +434,13 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
             generator=torch.Generator().manual_seed(loop.seed * 1_000_003 + epoch),
         )
 
+    def micro_batches(start: int) -> Iterator[Any]:
+        """Batches from the ``start``-th of the run on, across epochs (``accumulate`` per step)."""
+        epoch, within = divmod(start, batches_per_epoch)
+        while True:
+            yield from loader_from(epoch, within)
+            epoch, within = epoch + 1, 0
+
     def set_train(mode: bool) -> None:
         for m in task.modules.values():
             m.train(mode)
@@ -349,40 +449,75 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
     t0 = time.time()
     # A fixed preview batch (the first of epoch 0), so grids are comparable across resumes.
     sample_batch = ctx.to_device(next(iter(loader_from(0, 0)))) if ctx.is_main else None
+    stream = micro_batches(step * loop.accumulate)
     set_train(True)
     while step < loop.steps:
-        epoch, within = divmod(step, batches_per_epoch)
-        for batch in loader_from(epoch, within):
-            batch = ctx.to_device(batch)
-            scalars = task.train_step(batch, step, ctx)
-            for s in task.schedulers.values():
-                s.step()
-            step += 1
-            bar.update(1)
-            if ctx.is_main and (step % loop.log_every == 0 or step == loop.steps):
-                row = {"step": step, "seconds": round(time.time() - t0, 2)}
-                for name, opt in task.optimizers.items():
-                    row[f"lr_{name}"] = opt.param_groups[0]["lr"]
-                row.update({k: float(v) for k, v in scalars.items()})
-                bad = [k for k, v in scalars.items() if not math.isfinite(float(v))]
-                if bad:
-                    raise FloatingPointError(f"step {step}: non-finite loss {bad}; last good checkpoint is {latest}")
-                log.write(row)  # type: ignore[union-attr]
-                bar.set_postfix({k: f"{float(v):.3g}" for k, v in list(scalars.items())[:4]})
-            if ctx.is_main and (step % loop.sample_every == 0 or step == loop.steps):
-                set_train(False)
-                with torch.no_grad():
-                    grid = task.sample(sample_batch, ctx)
-                set_train(True)
-                if grid is not None:
-                    save_image(out / "samples" / f"step_{step:07d}.png", grid)
-            if ctx.is_main and (step % loop.ckpt_every == 0 or step == loop.steps):
-                save_checkpoint(latest, task, step, config)
-                if loop.keep_every and step % loop.keep_every == 0:
-                    save_checkpoint(ckpt_dir / f"step_{step:07d}.pt", task, step, config)
-            if step >= loop.steps:
-                break
+        sums: dict[str, float] = {}
+        for micro in range(loop.accumulate):
+            ctx.micro = micro
+            scalars = task.train_step(ctx.to_device(next(stream)), step, ctx)
+            for k, v in scalars.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+        scalars = {k: v / loop.accumulate for k, v in sums.items()}
+        for s in task.schedulers.values():
+            s.step()
+        for name, e in task.ema.items():
+            e.update(task.modules[name])
+        step += 1
+        bar.update(1)
+        if ctx.is_main and (step % loop.log_every == 0 or step == loop.steps):
+            row = {"step": step, "seconds": round(time.time() - t0, 2)}
+            for name, opt in task.optimizers.items():
+                row[f"lr_{name}"] = opt.param_groups[0]["lr"]
+            row.update(scalars)
+            bad = [k for k, v in scalars.items() if not math.isfinite(v)]
+            if bad:
+                raise FloatingPointError(f"step {step}: non-finite loss {bad}; last good checkpoint is {latest}")
+            log.write(row)  # type: ignore[union-attr]
+            _board_scalars(board, "train", row, step)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in list(scalars.items())[:4]})
+        if ctx.is_main and (step % loop.sample_every == 0 or step == loop.steps):
+            set_train(False)
+            with torch.no_grad():
+                grid = task.sample(sample_batch, ctx)
+            set_train(True)
+            if grid is not None:
+                save_image(out / "samples" / f"step_{step:07d}.png", grid)
+                if board is not None:
+                    board.add_image("samples", grid, step, dataformats="HWC")
+        if ctx.is_main and loop.validate_every and (step % loop.validate_every == 0 or step == loop.steps):
+            set_train(False)
+            with torch.no_grad():
+                metrics = task.validate(ctx)
+            set_train(True)
+            if metrics:
+                row = {"step": step, "seconds": round(time.time() - t0, 2), **{k: float(v) for k, v in metrics.items()}}
+                val_log.write(row)  # type: ignore[union-attr]
+                _board_scalars(board, "val", row, step)
+                tqdm.write(f"step {step} validation: " + ", ".join(f"{k} {float(v):.4g}" for k, v in metrics.items()))
+        if ctx.is_main and (step % loop.ckpt_every == 0 or step == loop.steps):
+            save_checkpoint(latest, task, step, config)
+            if loop.keep_every and step % loop.keep_every == 0:
+                save_checkpoint(ckpt_dir / f"step_{step:07d}.pt", task, step, config)
     bar.close()
+    if board is not None:
+        board.close()
     if world > 1:
         dist.barrier()
     return latest
+
+
+def _board(folder: Path, step: int) -> Any:
+    """A TensorBoard writer; on resume, events after ``step`` (from the killed run) are purged."""
+    from tensorboardX import SummaryWriter
+
+    return SummaryWriter(str(folder), purge_step=step if step else None)
+
+
+def _board_scalars(board: Any, prefix: str, row: dict[str, Any], step: int) -> None:
+    if board is None:
+        return
+    for k, v in row.items():
+        if k not in ("step", "seconds"):
+            board.add_scalar(f"{prefix}/{k}", float(v), step)
+    board.flush()

@@ -11,13 +11,14 @@ for the freshly initialised decoder; linear warm-up, then cosine decay to
 so extending ``loop.steps`` on resume stretches it).
 
 Also here: :func:`evaluate` (per-class IoU of a :class:`FaceParser` on full-size
-held-out photos) and :func:`export` (checkpoint -> shipped safetensors).
+held-out photos, also the loop's validation with ``loop.validate_every``),
+:func:`export` (checkpoint -> shipped safetensors, via ``apdraw export parser``),
+and ``python -m apdraw.train.tasks.parser eval WEIGHTS``: the held-out IoU table.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,15 +26,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from apdraw.data.celebamask import AugmentConfig, CelebAMaskDataset, ParserAugment, list_ids, split_ids
+from apdraw.data import shared_data_dir
+from apdraw.data.celebamask import CelebAMaskDataset, ParserAugment, ParserAugmentConfig, list_ids, split_ids
 from apdraw.models.parser import NUM_CLASSES, TARGET_CLASSES, FaceParser, ParserArch, ParserNet, colorize
+from apdraw.persistence import checkpoint_module, read_checkpoint
 from apdraw.train.loop import Context, LoopConfig, TrainTask
 
 
 def default_data_root() -> str:
-    """``$APDRAW_SHARED_DATA/celebamask_mini``, else ``../shared/data/celebamask_mini`` (from the repo root)."""
-    base = os.environ.get("APDRAW_SHARED_DATA", "../shared/data")
-    return str(Path(base) / "celebamask_mini")
+    """``celebamask_mini`` in :func:`apdraw.data.shared_data_dir`."""
+    return str(shared_data_dir() / "celebamask_mini")
 
 
 @dataclass
@@ -56,7 +58,14 @@ class Config:
     lr_min_ratio: float = 0.02
     dice_weight: float = 1.0
     onednn: bool = False  # use oneDNN (mkldnn) convolutions when training on the CPU
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    val_limit: int = 20  # held-out photos scored by validate() (loop.validate_every)
+    augment: ParserAugmentConfig = field(default_factory=ParserAugmentConfig)
+
+    def __post_init__(self) -> None:
+        if self.size <= 0 or self.size % 32:
+            raise ValueError(f"size must be a positive multiple of 32, got {self.size}")
+        if self.lr <= 0 or self.encoder_lr < 0:
+            raise ValueError(f"lr must be positive and encoder_lr >= 0, got {self.lr}, {self.encoder_lr}")
 
 
 def dice_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_background: bool = True) -> torch.Tensor:
@@ -156,9 +165,7 @@ class Task(TrainTask):
         ce = F.cross_entropy(logits.float(), y)
         dice = dice_loss(logits, y)
         loss = ce + self.config.dice_weight * dice
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        ctx.step(opt, loss)
         with torch.no_grad():
             acc = (logits.argmax(1) == y).float().mean()
         return {"loss": loss.item(), "ce": ce.item(), "dice": dice.item(), "pix_acc": acc.item()}
@@ -174,24 +181,35 @@ class Task(TrainTask):
             rows.append(np.concatenate([photo, colorize(gt.cpu().numpy()), colorize(pr.cpu().numpy())], axis=1))
         return np.concatenate(rows, axis=0)
 
+    def validate(self, ctx: Context) -> dict[str, float] | None:
+        """Target mean IoU, hair and skin IoU on ``val_limit`` full-size held-out photos."""
+        cfg = self.config
+        if not cfg.val_limit:
+            return None
+        _, val_ids = split_ids(list_ids(cfg.data_root), cfg.n_val)
+        ds = CelebAMaskDataset(cfg.data_root, val_ids, train=False)
+        parser = FaceParser(self.averaged("net"), device=ctx.device, num_threads=None)
+        res = evaluate(parser, ds, limit=cfg.val_limit)
+        return {"target_miou": res["target_miou"], "iou_hair": float(res["iou"][13]), "iou_skin": float(res["iou"][1])}
+
 
 def net_from_checkpoint(path: str | Path) -> ParserNet:
     """Rebuild the ParserNet of a training checkpoint (``checkpoints/latest.pt``)."""
     from apdraw.config import from_dict
 
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    cfg = from_dict(Config, state["config"]) if isinstance(state.get("config"), dict) else Config()
+    state = read_checkpoint(path)
+    cfg = from_dict(Config, state["config"])
     net = ParserNet(ParserArch(decoder_channels=tuple(cfg.decoder_channels), input_size=cfg.size))
-    net.load_state_dict(state["modules"]["net"])
+    net.load_state_dict(checkpoint_module(state, "net", source=str(path)))
     return net.eval()
 
 
-def export(checkpoint: str | Path, out: str | Path, half: bool = True, extra: dict[str, str] | None = None) -> Path:
+def export(checkpoint: str | Path, out: str | Path, half: bool = True) -> Path:
     """Write a checkpoint's network as shipped safetensors weights (fp16 by default)."""
     from apdraw.models.parser import save_parser_net
 
-    save_parser_net(net_from_checkpoint(checkpoint), out, half=half, extra=extra)
-    return Path(out)
+    step = str(read_checkpoint(checkpoint)["step"])
+    return save_parser_net(net_from_checkpoint(checkpoint), out, half=half, extra={"step": step})
 
 
 def format_iou_table(iou: np.ndarray, counts: np.ndarray | None = None) -> str:
@@ -206,11 +224,11 @@ def format_iou_table(iou: np.ndarray, counts: np.ndarray | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m apdraw.train.parser {eval,export} ...``: held-out IoU of weights; checkpoint -> safetensors."""
+    """``python -m apdraw.train.tasks.parser eval WEIGHTS``: the held-out IoU table of parser weights."""
     import argparse
     import time
 
-    ap = argparse.ArgumentParser(prog="python -m apdraw.train.parser")
+    ap = argparse.ArgumentParser(prog="python -m apdraw.train.tasks.parser")
     sub = ap.add_subparsers(dest="cmd", required=True)
     ev = sub.add_parser("eval", help="per-class IoU on the held-out split")
     ev.add_argument("weights", type=Path, help="a .safetensors file or a training checkpoint (.pt)")
@@ -219,16 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--limit", type=int, default=None)
     ev.add_argument("--reframed", action="store_true", help="shrink each photo off-centre onto a new background first")
     ev.add_argument("--no-fix-sides", action="store_true", help="skip the geometric left/right relabelling")
-    ex = sub.add_parser("export", help="training checkpoint -> safetensors")
-    ex.add_argument("checkpoint", type=Path)
-    ex.add_argument("out", type=Path)
-    ex.add_argument("--fp32", action="store_true")
     args = ap.parse_args(argv)
-    if args.cmd == "export":
-        step = str(torch.load(args.checkpoint, map_location="cpu", weights_only=False)["step"])
-        export(args.checkpoint, args.out, half=not args.fp32, extra={"step": step})
-        print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.2f} MiB, step {step})")
-        return 0
     if args.weights.suffix == ".pt":
         parser = FaceParser(net_from_checkpoint(args.weights), fix_sides=not args.no_fix_sides)
     else:
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     reframe = None
     if args.reframed:
         photometric_off = dict(flip=0.0, reframe=1.0, jitter=0.0, gray=0.0, blur=0.0, jpeg=0.0)
-        reframe = ParserAugment(512, AugmentConfig(**photometric_off))
+        reframe = ParserAugment(512, ParserAugmentConfig(**photometric_off))
     res = evaluate(parser, ds, args.limit, reframe)
     print(format_iou_table(res["iou"]))
     iou = res["iou"]

@@ -9,26 +9,27 @@ contrast, and is differentiable where the morphological operator is not.
 
 Export the trained net for the DT loss with::
 
-    python -m apdraw.train.linedetector export runs/linedetector/checkpoints/latest.pt OUT.safetensors
+    apdraw export linedetector runs/linedetector/checkpoints/latest.pt OUT.safetensors
 
 (the APDrawingGAN task also reads the ``latest.pt`` directly).
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from apdraw.data.paired import AlignedPair, augment_matrix, AugmentConfig, preprocess
+from apdraw.data.paired import AlignedPair, DataConfig, PairAugmentConfig, augment_matrix, build_records, preprocess
+from apdraw.data.sampling import SampleKey, key_index, sample_rng
 from apdraw.losses.dt import line_masks
 from apdraw.models.linedetector import LineDetector, LineDetectorConfig
-from apdraw.train.apdrawinggan import DataConfig, build_records
-from apdraw.train.loop import Context, LoopConfig, SampleKey, TrainTask, key_index, sample_rng
+from apdraw.persistence import checkpoint_module, read_checkpoint
+from apdraw.train.loop import Context, LoopConfig, TrainTask
 
 
 @dataclass
@@ -55,13 +56,13 @@ class Config:
 class LineDataset(torch.utils.data.Dataset):
     """Cached NPR drawings -> (degraded drawing (1, S, S) in [-1, 1], line targets (2, S, S) in {0, 1})."""
 
-    def __init__(self, drawings: list, resolution: int, line_width: float, degrade: DegradeConfig, augment: AugmentConfig | None = None):
+    def __init__(self, drawings: list, resolution: int, line_width: float, degrade: DegradeConfig, augment: PairAugmentConfig | None = None):
         """``drawings``: cache files of :class:`AlignedPair` or (512, 512) uint8 arrays."""
         self.items = drawings
         self.s = resolution
         self.width = line_width * resolution / 512
         self.degrade = degrade
-        self.augment = augment or AugmentConfig()
+        self.augment = augment or PairAugmentConfig()
 
     def __len__(self) -> int:
         return len(self.items)
@@ -122,9 +123,7 @@ class Task(TrainTask):
         pos = y.mean((0, 2, 3)).clamp_min(1e-3)
         weight = ((1 - pos) / pos).clamp(max=20.0).view(1, 2, 1, 1)
         loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=weight)
-        self.optimizers["detector"].zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizers["detector"].step()
+        ctx.step(self.optimizers["detector"], loss)
         with torch.no_grad():
             pred = logits.float() > 0
             inter = (pred & (y > 0.5)).sum((0, 2, 3)).float()
@@ -144,14 +143,20 @@ class Task(TrainTask):
         return np.repeat(img[..., None], 3, 2)
 
 
-def export(checkpoint: str, out: str) -> None:
-    """Write the detector of a training checkpoint as a standalone .safetensors file."""
-    from apdraw.train.apdrawinggan import load_line_detector
+def detector_from_checkpoint(path: str | Path) -> LineDetector:
+    """The detector of a ``linedetector`` training checkpoint, in eval mode."""
+    from apdraw.config import from_dict
 
-    load_line_detector(checkpoint).save(out)
+    state = read_checkpoint(path)
+    det = LineDetector(from_dict(LineDetectorConfig, state["config"]["model"]))
+    det.load_state_dict(checkpoint_module(state, "detector", source=str(path)))
+    return det.eval()
 
 
-if __name__ == "__main__":  # python -m apdraw.train.linedetector export CKPT OUT
-    if len(sys.argv) != 4 or sys.argv[1] != "export":
-        sys.exit("usage: python -m apdraw.train.linedetector export CHECKPOINT.pt OUT.safetensors")
-    export(sys.argv[2], sys.argv[3])
+def export(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
+    """Write the detector of a training checkpoint as a standalone .safetensors file (fp32 unless ``half``)."""
+    from apdraw.persistence import save_model
+    from apdraw.models.linedetector import FORMAT
+
+    det = detector_from_checkpoint(checkpoint)
+    return save_model(out, det, FORMAT, det.cfg, half=half)

@@ -1,4 +1,4 @@
-"""`apdraw train apdrawinggan`: the APDrawingGAN training task (SPEC A1.3, A1.4).
+"""`apdraw train apdrawinggan`: the APDrawingGAN training task (paper sections 3.3-3.4).
 
 Two stages, each runnable on its own:
 
@@ -7,6 +7,11 @@ Two stages, each runnable on its own:
 * ``stage=formal``: artist drawings (FS2K by style, CUFS, APDrawingDB or any
   paired folders), DT loss on; ``init=<pretrain run>/checkpoints/latest.pt``
   starts from the pre-trained G and D.
+
+With ``loop.ema_decay`` > 0 the loop keeps an EMA of G, which the sample
+grids, validation and ``apdraw export`` use. ``loop.validate_every`` scores G
+on held-out pairs (``val_items`` of the same source's validation split): L1
+and the line Chamfer distance in pixels at 512.
 
 ``hierarchical=false`` trains the pix2pix baseline (global U-Net and global
 PatchGAN only, no local terms). Per step: D first, then G (as the original).
@@ -17,8 +22,6 @@ reaches zero (the original's last epoch ran at lr 0).
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -27,17 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from apdraw.data.paired import (
-    AugmentConfig,
-    PairedDrawingDataset,
-    apdrawingdb_records,
-    cufs_records,
-    folder_records,
-    fs2k_records,
-    photo_records,
-    preprocess,
-    split_records,
-)
+from apdraw.data.paired import DataConfig, PairedDrawingDataset, build_records, preprocess
 from apdraw.losses.dt import ChamferLoss, DTLossConfig
 from apdraw.losses.gan import GanKind, gan_loss
 from apdraw.models.apdrawinggan import (
@@ -53,28 +46,8 @@ from apdraw.models.apdrawinggan import (
     masked,
     region_masks,
 )
+from apdraw.persistence import checkpoint_module, read_checkpoint
 from apdraw.train.loop import Context, LoopConfig, TrainTask
-
-# ../shared/data next to the repository (or $APDRAW_SHARED_DATA): the default data location.
-SHARED = Path(os.environ.get("APDRAW_SHARED_DATA") or Path(__file__).resolve().parents[3].parent / "shared" / "data")
-
-
-@dataclass
-class DataConfig:
-    """Where the pairs come from. Paths may be relative to the working directory."""
-
-    source: Literal["npr", "fs2k", "cufs", "apdrawingdb", "folders"] = "fs2k"
-    root: str = str(SHARED / "fs2k" / "train")  # fs2k / cufs root, APDrawingDB dataset root, or photo folder
-    drawing_dir: str = ""  # source=folders: the drawings (photos in root)
-    style: int = 0  # fs2k drawing style; -1 = all
-    phase: str = "train"  # apdrawingdb: data/<phase>
-    split: Literal["train", "val", "all"] = "train"
-    val_fraction: float = 0.15  # hash split by name (FS2K: apdraw.data.fs2k's fixed split)
-    # source=npr: photo folders drawn by the NPR engine; photos named like FS2K validation pairs are skipped.
-    photo_roots: list[str] = field(default_factory=lambda: [str(SHARED / "celebamask_mini" / "images"), str(SHARED / "fs2k" / "train" / "photo")])
-    max_items: int = 0  # use only the first N records (0 = all)
-    cache_dir: str = "cache/apdrawinggan"
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass
@@ -106,6 +79,7 @@ class Config:
     generator: GeneratorConfig = field(default_factory=_compact_g)
     discriminator: DiscriminatorConfig = field(default_factory=_compact_d)
     init: str = ""  # checkpoint (latest.pt of another run) whose G and D start this run
+    val_items: int = 8  # held-out pairs scored by validate() (loop.validate_every); 0 = none
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     decay_start: float = 0.5  # fraction of loop.steps at constant lr before the linear decay
@@ -116,6 +90,10 @@ class Config:
     def __post_init__(self) -> None:
         if not 0.0 <= self.decay_start <= 1.0:
             raise ValueError(f"decay_start must be in [0, 1], got {self.decay_start}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.val_items < 0:
+            raise ValueError(f"val_items must be >= 0, got {self.val_items}")
 
 
 def lr_factor(step: int, total: int, decay_start: float) -> float:
@@ -124,54 +102,24 @@ def lr_factor(step: int, total: int, decay_start: float) -> float:
     return 1.0 - max(0, step - start) / (total - start + 1)
 
 
-def build_records(cfg: DataConfig):
-    """(records, cache tag) for the configured source and split."""
-    if cfg.source == "fs2k":
-        from apdraw.data.fs2k import is_validation  # the project's fixed FS2K split
-
-        recs = fs2k_records(cfg.root, None if cfg.style < 0 else cfg.style)
-        if cfg.split != "all":
-            recs = [r for r in recs if is_validation(r.name, cfg.val_fraction) == (cfg.split == "val")]
-        return recs[: cfg.max_items or None], f"fs2k-style{cfg.style}"
-    elif cfg.source == "cufs":
-        recs, tag = cufs_records(cfg.root), "cufs"
-    elif cfg.source == "apdrawingdb":
-        recs, tag = apdrawingdb_records(cfg.root, cfg.phase), f"apdrawingdb-{cfg.phase}"
-    elif cfg.source == "folders":
-        recs, tag = folder_records(cfg.root, cfg.drawing_dir), f"folders-{Path(cfg.root).name}"
-    elif cfg.source == "npr":
-        recs, tag = photo_records(cfg.photo_roots, prefix=False), "npr"
-        # Keep the FS2K validation photos out of pre-training too.
-        from apdraw.data.fs2k import is_validation
-
-        held_out = {r.name for r in recs if is_validation(r.name, cfg.val_fraction)}
-        # Hash order mixes the photo folders, so max_items takes a bit of each.
-        recs = sorted((r for r in recs if r.name not in held_out), key=lambda r: hashlib.sha1(r.name.encode()).hexdigest())
-        return recs[: cfg.max_items or None], tag
-    else:  # pragma: no cover - Literal guards this
-        raise ValueError(cfg.source)
-    recs = split_records(recs, cfg.val_fraction, cfg.split)
-    return recs[: cfg.max_items or None], tag
-
-
 def load_line_detector(path: str) -> nn.Module | None:
     """A line detector from a .safetensors export or from a `linedetector` run's checkpoint."""
     if not path:
         return None
-    from apdraw.models.linedetector import LineDetector, LineDetectorConfig
+    from apdraw.models.linedetector import LineDetector
 
     if path.endswith(".safetensors"):
         return LineDetector.load(path)
-    from apdraw.config import from_dict
+    from apdraw.train.tasks.linedetector import detector_from_checkpoint
 
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    det = LineDetector(from_dict(LineDetectorConfig, state["config"]["model"]))
-    det.load_state_dict(state["modules"]["detector"])
-    return det.eval()
+    return detector_from_checkpoint(path)
 
 
 class Task(TrainTask):
-    def __init__(self, cfg: Config, dataset: torch.utils.data.Dataset | None = None):
+    ema_modules = ("G",)
+
+    def __init__(self, cfg: Config, dataset: torch.utils.data.Dataset | None = None,
+                 val_dataset: torch.utils.data.Dataset | None = None):
         super().__init__()
         self.config = cfg
         self.use_dt = cfg.stage == "formal" and cfg.loss.lambda_dt > 0
@@ -180,18 +128,31 @@ class Task(TrainTask):
             files = preprocess(records, cfg.data.cache_dir, tag)
             dataset = PairedDrawingDataset(files, cfg.generator.resolution, cfg.data.augment, cfg.loss.dt if self.use_dt else None)
         self.dataset = dataset
+        self._val_dataset = val_dataset
+
+    def val_dataset(self) -> torch.utils.data.Dataset | None:
+        """The held-out pairs of validate(): built on first use, from the same source's validation split."""
+        if self._val_dataset is None and self.config.val_items and self.config.data.source != "npr":
+            from dataclasses import replace
+
+            data = replace(self.config.data, split="val", max_items=self.config.val_items)
+            records, tag = build_records(data)
+            if records:
+                files = preprocess(records, data.cache_dir, tag)
+                self._val_dataset = PairedDrawingDataset(files, self.config.generator.resolution) if files else None
+        return self._val_dataset
 
     def build(self, ctx: Context) -> None:
         cfg = self.config
         g = HierarchicalGenerator(cfg.generator) if cfg.hierarchical else GlobalGenerator(cfg.generator)
         d = HierarchicalDiscriminator(cfg.discriminator, local=cfg.hierarchical)
         if cfg.init:
-            state = torch.load(cfg.init, map_location="cpu", weights_only=False)
-            g.load_state_dict(state["modules"]["G"])
-            d.load_state_dict(state["modules"]["D"])
+            state = read_checkpoint(cfg.init)
+            g.load_state_dict(checkpoint_module(state, "G", prefer_ema=False, source=cfg.init))
+            d.load_state_dict(checkpoint_module(state, "D", prefer_ema=False, source=cfg.init))
         self.g, self.d = ctx.prepare(g), ctx.prepare(d)
         self.modules.update(G=self.g, D=self.d)
-        self.g_step, self.d_step = ctx.wrap(self.g), ctx.wrap(self.d)
+        self.g_train, self.d_train = ctx.wrap(self.g), ctx.wrap(self.d)
         self.dt_loss = ChamferLoss(cfg.loss.dt, cfg.generator.resolution, load_line_detector(cfg.loss.line_detector)) if self.use_dt else None
         if self.dt_loss is not None:
             self.dt_loss = self.dt_loss.to(ctx.device)
@@ -218,25 +179,20 @@ class Task(TrainTask):
         cfg, lc = self.config, self.config.loss
         photo, drawing, fg, boxes = batch["photo"], batch["drawing"], batch["fg"], batch["boxes"]
         with ctx.autocast():
-            out = self.g_step(photo, boxes, fg)
+            out = self.g_train(photo, boxes, fg)
         fake = out.drawing.float()
 
         # D: real pairs -> 1, generated pairs -> 0, global and local patches alike.
-        self.d.requires_grad_(True)
         with ctx.autocast():
-            d_fake = self.d_step(photo, fake.detach(), boxes, fg)
-            d_real = self.d_step(photo, drawing, boxes, fg)
+            d_fake = self.d_train(photo, fake.detach(), boxes, fg)
+            d_real = self.d_train(photo, drawing, boxes, fg)
         loss_d = 0.5 * (self._d_terms(d_fake, False) + self._d_terms(d_real, True))
-        self.optimizers["D"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.optimizers["D"].step()
+        ctx.step(self.optimizers["D"], loss_d)
 
-        # G: fool D, match the drawing globally and per region, and match its lines (DT).
-        # Freezing D skips its weight gradients; under DDP every parameter must get one, so
-        # there D's (unused) gradients are computed and zeroed by the next D step instead.
-        self.d.requires_grad_(ctx.world > 1)
-        with ctx.autocast():
-            d_fake = self.d_step(photo, fake, boxes, fg)
+        # G: fool D (frozen: no gradients for its weights), match the drawing globally and per
+        # region, and match its lines (DT).
+        with ctx.frozen(self.d) as d, ctx.autocast():
+            d_fake = d(photo, fake, boxes, fg)
         gan_g = gan_loss(d_fake["global"], True, lc.gan)
         gan_l = sum((gan_loss(v, True, lc.gan) for k, v in d_fake.items() if k != "global"), torch.zeros((), device=fake.device))
         l1 = (fake - drawing).abs().mean()
@@ -250,9 +206,7 @@ class Task(TrainTask):
             r2f, f2r = self.dt_loss(fake, batch["lines"], batch["dt"])
             loss_g = loss_g + lc.lambda_dt * (r2f + f2r)
             scalars.update(dt_real2fake=r2f.item(), dt_fake2real=f2r.item())
-        self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.optimizers["G"].step()
+        ctx.step(self.optimizers["G"], loss_g)
         scalars["loss_g"] = loss_g.item()
         return scalars
 
@@ -261,7 +215,7 @@ class Task(TrainTask):
     def sample(self, batch: dict[str, torch.Tensor], ctx: Context) -> np.ndarray:
         """Rows of [photo | artist drawing | output | global output | local blend], up to 4 rows."""
         n = min(4, batch["photo"].shape[0])
-        out = self.g(batch["photo"][:n], batch["boxes"][:n], batch["fg"][:n])
+        out = self.averaged("G")(batch["photo"][:n], batch["boxes"][:n], batch["fg"][:n])
 
         def rgb(x: torch.Tensor) -> torch.Tensor:
             x = x.float().clamp(-1, 1)
@@ -272,31 +226,48 @@ class Task(TrainTask):
         return ((grid.permute(1, 2, 0).cpu().numpy() + 1) * 127.5).round().astype(np.uint8)
 
 
+    def validate(self, ctx: Context) -> dict[str, float] | None:
+        """Mean L1 (in [-1, 1] units) and line Chamfer (strokes = gray < 0.5) on held-out pairs.
+
+        The Chamfer distance is measured at the training resolution and scaled to pixels at 512.
+        """
+        from apdraw.eval.metrics import chamfer_distance
+
+        ds = self.val_dataset()
+        if ds is None:
+            return None
+        g = self.averaged("G")
+        l1, chamfer = [], []
+        for i in range(len(ds)):
+            item = ctx.to_device(ds[i])
+            fake = g(item["photo"][None], item["boxes"][None], item["fg"][None]).drawing.float()
+            l1.append((fake - item["drawing"][None]).abs().mean().item())
+            scale = 512 / fake.shape[-1]
+            pred, ref = (fake[0, 0].cpu().numpy() + 1) / 2, (item["drawing"][0].cpu().numpy() + 1) / 2
+            chamfer.append(scale * chamfer_distance(pred, ref, threshold=0.5))
+        return {"l1": float(np.mean(l1)), "chamfer_px": float(np.mean(chamfer))}
+
+
 # --------------------------------------------------------------------------- checkpoints -> inference
 
 
-def model_from_checkpoint(path: str | Path):
-    """The generator of a training checkpoint (``latest.pt``) as an eval-mode :class:`APDrawingGAN`."""
+def model_from_checkpoint(path: str | Path, prefer_ema: bool = True):
+    """The generator of a training checkpoint (``latest.pt``) as an eval-mode :class:`APDrawingGAN`.
+
+    Uses the run's EMA generator when it kept one (and ``prefer_ema``).
+    """
     from apdraw.config import from_dict
     from apdraw.models.apdrawinggan import APDrawingGAN
 
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(path)
     cfg = from_dict(Config, state["config"])
     model = APDrawingGAN(cfg.generator, hierarchical=cfg.hierarchical)
-    model.generator.load_state_dict(state["modules"]["G"])
+    model.generator.load_state_dict(checkpoint_module(state, "G", prefer_ema, source=str(path)))
     model.step = int(state["step"])  # type: ignore[attr-defined]
     return model.eval()
 
 
-def export(checkpoint: str | Path, out: str | Path, half: bool = True) -> None:
-    """Write a checkpoint's generator as safetensors (fp16 by default) for ``APDrawingGAN.from_pretrained``."""
+def export(checkpoint: str | Path, out: str | Path, half: bool = True) -> Path:
+    """Write a checkpoint's generator (EMA when kept) as safetensors for ``APDrawingGAN.from_pretrained``."""
     model = model_from_checkpoint(checkpoint)
-    model.save(out, half=half, extra={"train_step": str(model.step), "source": Path(checkpoint).name})
-
-
-if __name__ == "__main__":  # python -m apdraw.train.apdrawinggan export CKPT OUT.safetensors
-    import sys
-
-    if len(sys.argv) != 4 or sys.argv[1] != "export":
-        sys.exit("usage: python -m apdraw.train.apdrawinggan export CHECKPOINT.pt OUT.safetensors")
-    export(sys.argv[2], sys.argv[3])
+    return model.save(out, half=half, extra={"train_step": str(model.step), "source": Path(checkpoint).name})

@@ -1,0 +1,66 @@
+"""The built-in face detectors and mask backends, by name (``--detector``, ``--masks``).
+
+Registries of :class:`BackendSpec` (see :mod:`apdraw.registry`): the names
+are listed without importing torch or MediaPipe; a backend's code is imported
+when :func:`build_detector` / :func:`build_mask_backend` builds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from apdraw.registry import Registry, load_target
+
+if TYPE_CHECKING:  # pragma: no cover
+    from apdraw.face.pipeline import Detector, MaskBackend
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A detector or mask backend: ``target`` is ``"module:callable"`` returning the built object."""
+
+    name: str
+    help: str
+    target: str
+
+
+DETECTORS: Registry[BackendSpec] = Registry("face detector")
+DETECTORS.register(BackendSpec("mtcnn", "MTCNN, the papers' 5-point landmarks", "apdraw.face.mtcnn:MTCNN"))
+DETECTORS.register(BackendSpec("mediapipe", "MediaPipe face mesh landmarks", "apdraw.face.mediapipe_backend:MediaPipeDetector"))
+
+MASK_BACKENDS: Registry[BackendSpec] = Registry("mask backend")
+MASK_BACKENDS.register(BackendSpec("mediapipe", "MediaPipe face mesh and selfie segmentation", "apdraw.face.backends:_mediapipe_masks"))
+MASK_BACKENDS.register(BackendSpec("parser", "apdraw's 19-class face parser alone", "apdraw.face.backends:_parser_masks"))
+MASK_BACKENDS.register(BackendSpec(
+    "mediapipe+parser", "MediaPipe masks plus the parser's hair and skin regions (about 0.1 s more per face)",
+    "apdraw.face.backends:_mediapipe_parser_masks",
+))  # fmt: skip
+
+
+def build_detector(name: str, **kwargs: Any) -> "Detector":
+    """A built-in detector; ``kwargs`` go to its constructor (MTCNN: min_face_size, max_side, device)."""
+    return load_target(DETECTORS.get(name).target)(**kwargs)
+
+
+def build_mask_backend(name: str) -> "MaskBackend":
+    """A built-in mask backend."""
+    return load_target(MASK_BACKENDS.get(name).target)()
+
+
+def _mediapipe_masks() -> "MaskBackend":
+    from apdraw.face.mediapipe_backend import MediaPipeMasks
+
+    return MediaPipeMasks()
+
+
+def _parser_masks() -> "MaskBackend":
+    from apdraw.face.parser_backend import ParserMasks
+
+    return ParserMasks(base=None)
+
+
+def _mediapipe_parser_masks() -> "MaskBackend":
+    from apdraw.face.parser_backend import ParserMasks
+
+    return ParserMasks(base=_mediapipe_masks())

@@ -1,0 +1,138 @@
+"""Photo -> portrait drawings, callable from Python: the one recipe behind ``apdraw draw``.
+
+Usage::
+
+    from apdraw.pipeline import PortraitPipeline
+    pipe = PortraitPipeline.from_style("apdrawinggan")   # or "npr"; builds the models once
+    drawings = pipe("photo.jpg")                          # path, PIL image or (H, W, 3) uint8 array
+    drawings[0].image                                     # (512, 512) uint8 drawing of the largest face
+    drawings[0].in_photo                                  # the same drawing in the photo's own frame
+
+A :class:`PortraitPipeline` joins a :class:`apdraw.face.FacePipeline` (detect,
+align, mask) and a drawer from :mod:`apdraw.styles`. The command line, the
+scripts and later the web server and video call it; they only add argument
+parsing and file I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from apdraw.io import DEFAULT_MAX_PIXELS, as_rgb, load_image
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+    from apdraw.face import Face, FacePipeline
+    from apdraw.styles import Drawer
+
+
+@dataclass
+class Drawing:
+    """One face of a photo, drawn.
+
+    Attributes:
+        image: (S, S) uint8 drawing in the face's aligned frame (S = 512), 255 = paper.
+        face: the aligned :class:`~apdraw.face.Face` it was drawn from.
+        photo_hw: (H, W) of the photo.
+    """
+
+    image: np.ndarray
+    face: "Face"
+    photo_hw: tuple[int, int]
+    # Vector strokes will join here (plotter output); None until a vectoriser fills them.
+    strokes: Any = field(default=None, repr=False)
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """(x1, y1, x2, y2) detector box in photo pixels."""
+        return self.face.box
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        """(5, 2) float landmarks in photo pixels: left eye, right eye, nose, mouth corners (image left first)."""
+        return self.face.landmarks5
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """(2, 3) float64 photo -> aligned-frame similarity transform."""
+        return self.face.matrix
+
+    @cached_property
+    def in_photo(self) -> np.ndarray:
+        """(H, W) uint8: the drawing warped back into the photo's frame, white elsewhere."""
+        from apdraw.face import paste_back
+
+        return paste_back(self.image, self.face, self.photo_hw)
+
+
+def compose_in_photo(drawings: list[Drawing], photo_hw: tuple[int, int]) -> np.ndarray:
+    """All drawings of one photo in its frame: (H, W) uint8, the darkest ink wins where faces overlap."""
+    canvas = np.full(photo_hw, 255, np.uint8)
+    for d in drawings:
+        canvas = np.minimum(canvas, d.in_photo)
+    return canvas
+
+
+class PortraitPipeline:
+    """Detect, align and draw every face of a photo.
+
+    Args:
+        face_pipeline: a :class:`apdraw.face.FacePipeline` (with a mask backend when the drawer needs masks).
+        drawer: aligned faces -> drawings (see :mod:`apdraw.styles`).
+        max_faces: faces drawn per photo, largest first (None = all).
+        max_pixels: photos given by path with more pixels are refused (decompression bombs).
+    """
+
+    def __init__(self, face_pipeline: "FacePipeline", drawer: "Drawer", max_faces: int | None = 1,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
+        self.face_pipeline = face_pipeline
+        self.drawer = drawer
+        self.max_faces = max_faces
+        self.max_pixels = max_pixels
+
+    @classmethod
+    def from_style(
+        cls,
+        style: str | None = None,
+        weights: str | Path | None = None,
+        detector: str = "mtcnn",
+        masks: str | None = "mediapipe",
+        max_faces: int | None = 1,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        **options: Any,
+    ) -> "PortraitPipeline":
+        """A pipeline for a registered style (default: :data:`apdraw.styles.DEFAULT_STYLE`).
+
+        ``detector`` and ``masks`` name registered face detectors and mask backends
+        (:mod:`apdraw.face.backends`); ``options`` go to the style's factory.
+        """
+        from apdraw.face import FacePipeline
+        from apdraw.styles import DEFAULT_STYLE, STYLES, build_drawer
+
+        spec = STYLES.get(style or DEFAULT_STYLE)
+        if spec.needs_masks and masks is None:
+            raise ValueError(f"style {spec.name!r} needs masks; choose a mask backend")
+        drawer = build_drawer(spec.name, weights, **options)
+        return cls(FacePipeline(detector=detector, mask_backend=masks), drawer, max_faces, max_pixels)
+
+    def read(self, image: "str | os.PathLike | Image.Image | np.ndarray") -> np.ndarray:
+        """Any accepted input -> (H, W, 3) uint8 RGB (see :func:`apdraw.io.load_image`, :func:`apdraw.io.as_rgb`)."""
+        if isinstance(image, (str, os.PathLike)):
+            return load_image(image, max_pixels=self.max_pixels)
+        return as_rgb(image)
+
+    def __call__(self, image: "str | os.PathLike | Image.Image | np.ndarray") -> list[Drawing]:
+        """Draw the faces of a photo, largest first; [] when there is no face."""
+        photo = self.read(image)
+        faces = self.face_pipeline(photo, max_faces=self.max_faces)
+        if not faces:
+            return []
+        hw = (int(photo.shape[0]), int(photo.shape[1]))
+        return [Drawing(img, face, hw) for img, face in zip(self.drawer(faces), faces)]
