@@ -437,3 +437,64 @@ def test_line_detector_learns_thin_strokes(tmp_path):
     det = LineDetector.load(tmp_path / "det.safetensors")
     assert det.cfg.channels == (8, 8, 8) and not det.training
     assert T.load_line_detector(str(ckpt)).state_dict().keys() == det.state_dict().keys()
+
+
+# --------------------------------------------------------------------------- EMA, validation, export command
+
+
+def test_ema_generator_validation_and_the_export_command(tmp_path, pair_files, capsys):
+    from apdraw.cli import main
+
+    cfg = tiny_config(tmp_path / "run", 3, ema_decay=0.5, validate_every=3)
+    data = PairedDrawingDataset(pair_files, 256, AugmentConfig(enabled=False), cfg.loss.dt)
+    task = T.Task(cfg, data, val_dataset=PairedDrawingDataset(pair_files[:2], 256))
+    ckpt = run_training(task, cfg.loop, cfg)
+    row = next(csv.DictReader((tmp_path / "run" / "val.csv").open()))
+    assert int(row["step"]) == 3 and float(row["l1"]) > 0 and float(row["chamfer_px"]) >= 0
+    # The export is the EMA generator, not the live one.
+    assert main(["export", "apdrawinggan", str(ckpt), str(tmp_path / "g.safetensors")]) == 0
+    exported = APDrawingGAN.from_pretrained(tmp_path / "g.safetensors")
+    ema = task.averaged("G").state_dict()
+    live = task.modules["G"].state_dict()
+    key = "global_net.net.0.weight" if "global_net.net.0.weight" in ema else next(k for k in ema if k.endswith("weight"))
+    got = exported.generator.state_dict()[key]
+    assert torch.allclose(got, ema[key].half().float()) and not torch.allclose(got, live[key].half().float())
+    # Bad uses are usage errors with a clear message, not tracebacks.
+    capsys.readouterr()
+    assert main(["export", "apdrawinggan", str(tmp_path / "missing.pt"), str(tmp_path / "x.safetensors")]) == 2
+    assert main(["export", "apdrawinggan", str(ckpt), str(tmp_path / "x.pt")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_a_crafted_init_checkpoint_is_refused_by_apdraw_train(tmp_path, capsys, monkeypatch):
+    import pickle
+
+    from apdraw.cli import main
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {tmp_path / 'PWNED'}",))
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"step": 0, "modules": {"G": Evil()}}))
+    # The run's own latest.pt is user input too.
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "latest.pt").write_bytes(pickle.dumps({"step": 0, "modules": {"G": Evil()}}))
+    args = ["train", "linedetector", f"loop.out_dir={run}", "data.source=folders", f"data.root={tmp_path}",
+            f"data.drawing_dir={tmp_path}", "loop.batch_size=2"]
+    monkeypatch.setattr("apdraw.train.tasks.linedetector.Task.__init__", _fake_linedetector_init)
+    assert main(args) == 2
+    assert "refused" in capsys.readouterr().err and not (tmp_path / "PWNED").exists()
+
+
+def _fake_linedetector_init(self, cfg, dataset=None):
+    """The line-detector task on synthetic drawings (no face pipeline, no data files)."""
+    from apdraw.train.loop import TrainTask
+    from apdraw.train.tasks import linedetector as L
+
+    TrainTask.__init__(self)
+    self.config = cfg
+    self.dataset = L.LineDataset([synthetic_pair(i).drawing for i in range(2)], 64, cfg.line_width, cfg.degrade)

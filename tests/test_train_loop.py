@@ -132,3 +132,129 @@ def test_train_command_accepts_overrides_after_the_config_file(tmp_path, capsys)
     assert "steps: 9" in capsys.readouterr().out
     assert main(["train", "parser", "-c", str(cfg), "loop.stepz=1"]) == 2
     assert "unknown" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- loop features for GANs
+
+
+class LinearTask(TrainTask):
+    """A deterministic linear regression (no dropout) using the loop's helpers; keeps an EMA of `net`."""
+
+    ema_modules = ("net",)
+
+    def __init__(self, n: int = 32, clip: float | None = None):
+        super().__init__()
+        self.dataset = NoisyDataset(n)
+        self.clip = clip
+        self.validated: list[int] = []
+
+    def build(self, ctx):
+        torch.manual_seed(0)
+        net = ctx.prepare(nn.Linear(8, 1))
+        self.modules["net"] = net
+        self.optimizers["net"] = torch.optim.SGD(net.parameters(), lr=0.05)
+
+    def train_step(self, batch, step, ctx):
+        x, y = batch
+        loss = ((self.modules["net"](x).squeeze(1) - y) ** 2).mean()
+        ctx.step(self.optimizers["net"], loss, clip=self.clip)
+        return {"loss": loss.item()}
+
+    def validate(self, ctx):
+        x, y = self.dataset.x, self.dataset.y
+        return {"mse": ((self.averaged("net")(x).squeeze(1) - y) ** 2).mean().item()}
+
+
+def _linear_params(task, ema=False):
+    module = task.averaged("net") if ema else task.modules["net"]
+    return torch.cat([p.detach().flatten() for p in module.parameters()])
+
+
+def test_gradient_accumulation_equals_the_large_batch(tmp_path):
+    big = LinearTask()
+    run_training(big, LoopConfig(out_dir=str(tmp_path / "big"), steps=6, batch_size=8, tensorboard=False))
+    acc = LinearTask()
+    run_training(acc, LoopConfig(out_dir=str(tmp_path / "acc"), steps=6, batch_size=4, accumulate=2, log_every=1, tensorboard=False))
+    assert torch.allclose(_linear_params(big), _linear_params(acc), atol=1e-6)
+    # One log row per optimiser step, not per micro-batch.
+    assert [int(r["step"]) for r in csv.DictReader((tmp_path / "acc" / "log.csv").open())] == [1, 2, 3, 4, 5, 6]
+
+
+def test_ema_is_kept_checkpointed_and_resumed_exactly(tmp_path):
+    cfg = dict(batch_size=4, ckpt_every=5, log_every=1, ema_decay=0.9, tensorboard=False)
+    full = LinearTask()
+    run_training(full, LoopConfig(out_dir=str(tmp_path / "a"), steps=12, **cfg))
+    assert not torch.equal(_linear_params(full), _linear_params(full, ema=True))
+    part = LinearTask()
+    run_training(part, LoopConfig(out_dir=str(tmp_path / "b"), steps=7, **cfg))
+    resumed = LinearTask()  # "killed" after step 7: resumes from the step-5 checkpoint
+    run_training(resumed, LoopConfig(out_dir=str(tmp_path / "b"), steps=12, **cfg))
+    assert torch.equal(_linear_params(full, ema=True), _linear_params(resumed, ema=True))
+    assert torch.equal(_linear_params(full), _linear_params(resumed))
+    with pytest.raises(ValueError, match="keeps no EMA"):
+        run_training(ToyTask(), LoopConfig(out_dir=str(tmp_path / "c"), steps=1, batch_size=4, ema_decay=0.5))
+
+
+def test_validate_hook_logs_to_csv_and_tensorboard(tmp_path):
+    task = LinearTask()
+    run_training(task, LoopConfig(out_dir=str(tmp_path), steps=10, batch_size=4, validate_every=4, sample_every=5))
+    rows = list(csv.DictReader((tmp_path / "val.csv").open()))
+    assert [int(r["step"]) for r in rows] == [4, 8, 10] and float(rows[-1]["mse"]) < float(rows[0]["mse"])
+    from tensorboard_events import read_tags
+
+    tags = read_tags(tmp_path / "tb")
+    assert {"val/mse", "train/loss"} <= tags
+
+
+def test_step_helper_clips_gradients(tmp_path):
+    task = LinearTask(clip=1e-3)
+    before = None
+
+    class Probe(LinearTask):
+        def train_step(self, batch, step, ctx):
+            nonlocal before
+            before = _linear_params(self).clone()
+            out = super().train_step(batch, step, ctx)
+            moved = (_linear_params(self) - before).norm().item()
+            assert moved <= 0.05 * 1e-3 + 1e-9  # lr x clip bounds the update
+            return out
+
+    run_training(Probe(clip=1e-3), LoopConfig(out_dir=str(tmp_path), steps=3, batch_size=4, tensorboard=False))
+    assert task.clip == 1e-3
+
+
+def test_frozen_module_gets_no_gradient_but_passes_one_through():
+    from apdraw.train.loop import Context
+
+    ctx = Context(torch.device("cpu"), amp=False, channels_last=False)
+    d = nn.Linear(3, 1)
+    x = torch.randn(2, 3, requires_grad=True)
+    with ctx.frozen(d) as frozen:
+        frozen(x).sum().backward()
+    assert d.weight.grad is None and x.grad is not None and d.weight.requires_grad
+
+
+def test_lazy_regularization_weights():
+    from apdraw.train.loop import lazy_regularization
+
+    assert [lazy_regularization(s, 4) for s in range(6)] == [4.0, 0.0, 0.0, 0.0, 4.0, 0.0]
+    with pytest.raises(ValueError):
+        lazy_regularization(1, 0)
+
+
+def test_r1_penalty_is_the_squared_gradient_norm():
+    from apdraw.losses.gan import r1_penalty
+
+    x = torch.randn(4, 3, requires_grad=True)
+    w = torch.tensor([1.0, -2.0, 2.0], requires_grad=True)  # the "discriminator's" weights
+    penalty = r1_penalty((x * w).sum(1), x)
+    assert torch.allclose(penalty, torch.tensor(9.0))  # |w|^2 for every sample
+    penalty.backward()  # differentiable w.r.t. D's weights (create_graph)
+    assert torch.allclose(w.grad, 2 * w.detach())
+
+
+def test_bad_device_is_refused_at_load_time():
+    with pytest.raises(ConfigError, match="not available|unknown device"):
+        load_config(_Cfg, overrides=["loop.device=cuda"] if not torch.cuda.is_available() else ["loop.device=banana"])
+    with pytest.raises(ConfigError, match="unknown device"):
+        load_config(_Cfg, overrides=["loop.device=banana"])

@@ -23,3 +23,14 @@ def gan_loss(logits: torch.Tensor, real: bool, kind: GanKind = "vanilla") -> tor
     if kind == "lsgan":
         return F.mse_loss(logits, target)
     raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+def r1_penalty(real_logits: torch.Tensor, real_inputs: torch.Tensor) -> torch.Tensor:
+    """R1 regularisation (Mescheder et al. 2018): mean over the batch of |d D(x) / d x|² on real inputs.
+
+    ``real_inputs`` must require grad and ``real_logits`` be computed from it; the
+    penalty is differentiable (``create_graph``), so it can be added to D's loss,
+    usually as ``gamma / 2 * r1`` and lazily (see :func:`apdraw.train.loop.lazy_regularization`).
+    """
+    (grad,) = torch.autograd.grad(real_logits.float().sum(), real_inputs, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
