@@ -1,13 +1,12 @@
 """apdraw: artistic portrait drawings from face photos.
 
-Subpackages:
-    face    detection, 5-point landmarks, alignment to the APDrawing template, masks
-    npr     the classical (non-learned) pen-drawing engine
-    data    datasets and transforms
-    models  one file per system, plus shared layers
-    losses  training losses
-    train   one shared training loop with small per-model steps
-    eval    metrics and reports
+Layers (docs/ARCHITECTURE.md; each imports only those below it):
+    commands, cli            the `apdraw` command
+    styles, pipeline         drawing styles and PortraitPipeline (photo -> drawings)
+    train, eval              one training loop with small per-model tasks; metrics and reports
+    face, data               detection, landmarks, alignment, masks; data sets and splits
+    models, losses, npr      networks on tensors, losses, the classical pen-drawing engine
+    io, config, registry, parts, runtime, persistence    the base
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -4,7 +4,7 @@ Conventions: images are (H, W, C) or (H, W) uint8 arrays; points are (N, 2)
 float arrays of (x, y) in 0-based pixel coordinates, where pixel ``img[y, x]``
 is centred on the integer position (OpenCV's convention).
 
-The template (SPEC A1.1, ``face_align_512.m``) maps the raw 480-frame points
+The template (the original preprocessing script ``face_align_512.m``) maps the raw 480-frame points
 (180, 230), (300, 230), (240, 301), (186, 365.6), (294, 365.6) by
 ``(c - 240) / 560 * 512 + 256``. Those values are MATLAB 1-based coordinates, so
 :data:`TEMPLATE_512` subtracts 1. A least-squares similarity is equivariant to
@@ -29,7 +29,7 @@ import numpy as np
 # Raw template of face_align_512.m in its 480-wide frame (1-based MATLAB units).
 _RAW_480 = np.array([[180.0, 230.0], [300.0, 230.0], [240.0, 301.0], [186.0, 365.6], [294.0, 365.6]])
 
-#: APDrawing 512x512 template in MATLAB's 1-based coordinates (as printed in SPEC A1.1).
+#: APDrawing 512x512 template in MATLAB's 1-based coordinates (the original's own numbers).
 TEMPLATE_512_MATLAB = (_RAW_480 - 240.0) / 560.0 * 512.0 + 256.0
 
 #: The same template in 0-based pixel coordinates: (5, 2) float, APDrawing landmark order.

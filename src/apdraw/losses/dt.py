@@ -2,7 +2,7 @@
 
 The loss compares two drawings (values in [-1, 1], -1 = ink) by Chamfer
 matching, in both directions, for black lines (on paper) and white lines (gaps
-inside ink), as in SPEC A1.3:
+inside ink), as in the paper (Yi et al. 2019, section 3.3, "distance transform loss"):
 
 * real -> fake: mean over the real drawing's line pixels of the distance to the
   nearest *ink* (black lines) or *paper* (white lines) pixel of the fake;

@@ -1,4 +1,4 @@
-"""APDrawingGAN (CVPR 2019): hierarchical generator and discriminator (SPEC A1.2).
+"""APDrawingGAN (Yi et al., CVPR 2019, section 3.2): hierarchical generator and discriminator.
 
 Generator = a global U-Net (8 downsamplings) + six local U-Nets (left eye,
 right eye, nose, mouth with 3 downsamplings; hair and background with 4) whose
@@ -112,7 +112,7 @@ def paste(patch: torch.Tensor, boxes: torch.Tensor, size: int, fill: float = 1.0
 
 
 def region_masks(fg: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hair and background regions (SPEC A1.1): hair = fg minus the part boxes, bg = 1 - fg.
+    """Hair and background regions, as the original defines them: hair = fg minus the part boxes, bg = 1 - fg.
 
     ``fg``: (B, 1, H, W) in {0, 1}; returns two (B, 1, H, W) float masks.
     """

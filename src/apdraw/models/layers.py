@@ -1,6 +1,7 @@
 """Small reusable building blocks: U-Net, ResNet block, PatchGAN, norm factory, init.
 
-Conventions (SPEC section 0): images are in [-1, 1]; generators end in Tanh;
+Conventions (those of pix2pix, which all three papers build on): images are in
+[-1, 1]; generators end in Tanh;
 discriminators return raw logits (the loss applies the sigmoid, which is
 numerically safer under autocast than a Sigmoid layer followed by BCE).
 Widths are explicit per-level channel tuples so one class serves both the

@@ -12,7 +12,7 @@ import numpy as np
 from apdraw.npr.config import DarkConfig, HairConfig
 from apdraw.npr.lines import fill_small_holes, remove_small
 
-# APDrawing template (SPEC A1.1), 0-based pixels in the 512 frame: left eye, right eye,
+# APDrawing template (apdraw.face.align.TEMPLATE_512), 0-based pixels in the 512 frame: left eye, right eye,
 # nose tip, left mouth corner, right mouth corner.
 TEMPLATE_5PTS = np.array(
     [[200.143, 245.857], [309.857, 245.857], [255.000, 310.771], [205.629, 369.834], [304.371, 369.834]],
