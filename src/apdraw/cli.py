@@ -1,6 +1,6 @@
 """The `apdraw` command line: a thin dispatcher over `apdraw.commands.*`.
 
-:data:`COMMANDS` is a :class:`~apdraw.registry.Registry` of command specs; each
+:data:`COMMANDS` is a :class:`~apdraw.registry.Registry` of command entries; each
 command module defines ``register(subparsers)``, which adds its parser and sets
 ``func`` to a callable ``(args) -> int`` exit status. Command modules import
 heavy dependencies (torch, the face models) inside ``func`` so that
@@ -13,20 +13,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 
 from apdraw import __version__
-from apdraw.registry import Registry, load_target
+from apdraw.registry import Entry, Registry
 
-
-@dataclass(frozen=True)
-class CommandSpec:
-    name: str
-    help: str
-    module: str
-
-
-COMMANDS: Registry[CommandSpec] = Registry("command")
+COMMANDS: Registry[Entry] = Registry("command")
 for _name, _help in (
     ("draw", "draw portraits from photos"),
     ("styles", "list the drawing styles"),
@@ -36,7 +27,7 @@ for _name, _help in (
     ("train", "train a model"),
     ("export", "turn a training checkpoint into shipped weights"),
 ):
-    COMMANDS.register(CommandSpec(_name, _help, f"apdraw.commands.{_name}"))
+    COMMANDS.register(Entry(_name, _help, f"apdraw.commands.{_name}"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"apdraw {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for spec in COMMANDS:
-        load_target(spec.module).register(sub)
+        spec.load().register(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ so listing a registry (``apdraw --help``, ``apdraw styles``) imports no torch.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Any, Generic, Iterator, Protocol, TypeVar
 
 
@@ -20,6 +21,19 @@ class Spec(Protocol):
 
 
 S = TypeVar("S", bound=Spec)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The plain spec: a name, a line of help, and the code it stands for (``"module:attr"`` or a module)."""
+
+    name: str
+    help: str
+    target: str
+
+    def load(self) -> Any:
+        """Import and return the target."""
+        return load_target(self.target)
 
 
 class UnknownNameError(ValueError):

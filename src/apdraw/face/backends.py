@@ -1,38 +1,27 @@
 """The built-in face detectors and mask backends, by name (``--detector``, ``--masks``).
 
-Registries of :class:`BackendSpec` (see :mod:`apdraw.registry`): the names
+Registries of :class:`~apdraw.registry.Entry` whose target builds the backend: the names
 are listed without importing torch or MediaPipe; a backend's code is imported
 when :func:`build_detector` / :func:`build_mask_backend` builds it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from apdraw.registry import Registry, load_target
+from apdraw.registry import Entry, Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from apdraw.face.pipeline import Detector, MaskBackend
 
+DETECTORS: Registry[Entry] = Registry("face detector")
+DETECTORS.register(Entry("mtcnn", "MTCNN, the papers' 5-point landmarks", "apdraw.face.mtcnn:MTCNN"))
+DETECTORS.register(Entry("mediapipe", "MediaPipe face mesh landmarks", "apdraw.face.mediapipe_backend:MediaPipeDetector"))
 
-@dataclass(frozen=True)
-class BackendSpec:
-    """A detector or mask backend: ``target`` is ``"module:callable"`` returning the built object."""
-
-    name: str
-    help: str
-    target: str
-
-
-DETECTORS: Registry[BackendSpec] = Registry("face detector")
-DETECTORS.register(BackendSpec("mtcnn", "MTCNN, the papers' 5-point landmarks", "apdraw.face.mtcnn:MTCNN"))
-DETECTORS.register(BackendSpec("mediapipe", "MediaPipe face mesh landmarks", "apdraw.face.mediapipe_backend:MediaPipeDetector"))
-
-MASK_BACKENDS: Registry[BackendSpec] = Registry("mask backend")
-MASK_BACKENDS.register(BackendSpec("mediapipe", "MediaPipe face mesh and selfie segmentation", "apdraw.face.backends:_mediapipe_masks"))
-MASK_BACKENDS.register(BackendSpec("parser", "apdraw's 19-class face parser alone", "apdraw.face.backends:_parser_masks"))
-MASK_BACKENDS.register(BackendSpec(
+MASK_BACKENDS: Registry[Entry] = Registry("mask backend")
+MASK_BACKENDS.register(Entry("mediapipe", "MediaPipe face mesh and selfie segmentation", "apdraw.face.backends:_mediapipe_masks"))
+MASK_BACKENDS.register(Entry("parser", "apdraw's 19-class face parser alone", "apdraw.face.backends:_parser_masks"))
+MASK_BACKENDS.register(Entry(
     "mediapipe+parser", "MediaPipe masks plus the parser's hair and skin regions (about 0.1 s more per face)",
     "apdraw.face.backends:_mediapipe_parser_masks",
 ))  # fmt: skip
@@ -40,12 +29,12 @@ MASK_BACKENDS.register(BackendSpec(
 
 def build_detector(name: str, **kwargs: Any) -> "Detector":
     """A built-in detector; ``kwargs`` go to its constructor (MTCNN: min_face_size, max_side, device)."""
-    return load_target(DETECTORS.get(name).target)(**kwargs)
+    return DETECTORS.get(name).load()(**kwargs)
 
 
 def build_mask_backend(name: str) -> "MaskBackend":
     """A built-in mask backend."""
-    return load_target(MASK_BACKENDS.get(name).target)()
+    return MASK_BACKENDS.get(name).load()()
 
 
 def _mediapipe_masks() -> "MaskBackend":
