@@ -1,13 +1,26 @@
 """Batch processing shared by the file-in, file-out commands (draw, align, parse).
 
 One bad file never stops a batch: each failure is recorded with its reason and
-listed in the summary at the end. Output names are derived from the inputs:
-a file inside a folder given on the command line keeps its path relative to
-that folder, so ``a/x.jpg`` and ``b/x.jpg`` never overwrite each other.
+listed in the summary at the end. Inputs that are not regular files (dangling
+or looping symlinks, FIFOs, devices, folders named like images) are skipped,
+never opened, and listed with the reason.
+
+Output names are derived from the inputs and are unique, stable and
+predictable: a file keeps its full name without the last suffix
+(``john.smith.jpg`` -> ``john.smith.png``) and, inside a folder given on the
+command line, its relative sub-folder. When two inputs would still write the
+same file (``a.jpg`` and ``a.png``; ``pair.jpg``'s second face and an input
+called ``pair_face1.jpg``; ``p.jpg``'s ``p_color.png`` and ``p_color.jpg``'s
+``p_color.png``), the later input, in sorted order, gets its source suffix
+added (``a_png.png``), then a number (``a~2.png``). The summary counts the
+files on disk.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -20,81 +33,189 @@ from apdraw.io import IMAGE_SUFFIXES, ImageLoadError
 
 
 class NoFaceError(ValueError):
-    """No face was found in an image."""
+    """No usable face was found in an image."""
+
+
+class UsageError(ValueError):
+    """A problem with the command line itself (exit status 2), found before any work."""
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an image file, or None when it is a regular file.
+
+    Never opens the path: a FIFO would block and a device could be endless.
+    """
+    try:
+        st = path.lstat()
+    except OSError:
+        return "no such file or folder"
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return "a symlink loop" if exc.errno == errno.ELOOP else "a dangling symlink (its target does not exist)"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return "a folder, not an image file"
+    if stat.S_ISFIFO(st.st_mode):
+        return "a named pipe (FIFO), not an image file"
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return "a device, not an image file"
+    if stat.S_ISSOCK(st.st_mode):
+        return "a socket, not an image file"
+    return "not a regular file"
+
+
+def collect_inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
+    """Expand inputs into (image path, output stem) pairs, plus the skipped inputs with their reasons.
+
+    The stem is relative and keeps the full file name without its last suffix:
+    ``name`` for a file given directly, ``sub/dir/name`` for a file found under a
+    folder given directly. Folders are searched recursively (symlinked folders
+    are not followed); entries named like images that are not regular files are skipped.
+    """
+    pairs: list[tuple[Path, Path]] = []
+    skipped: list[tuple[Path, str]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            for q in sorted(p.rglob("*")):
+                if q.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                reason = not_a_regular_file(q)
+                if reason is None:
+                    pairs.append((q, q.relative_to(p).with_name(q.stem)))
+                elif not (q.is_dir() and any(q.iterdir())):  # a non-empty folder named x.jpg is searched, not skipped
+                    skipped.append((q, reason))
+            continue
+        reason = not_a_regular_file(p)
+        if reason is None:
+            pairs.append((p, Path(p.stem)))
+        else:
+            skipped.append((p, reason))
+    return pairs, skipped
+
+
+class OutputNames:
+    """Claims output files for one run so that no two inputs write the same file.
+
+    A group of files shares a base name (align writes ``B.png``, ``landmark/B.txt``, ...);
+    :meth:`claim` finds the first base whose files are all free, in this order:
+    the wanted base, ``base_<source suffix>``, ``base~2``, ``base~3``, ...
+    """
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.claimed: list[Path] = []
+        self._taken: set[str] = set()
+
+    def claim(self, stem: Path, patterns: Sequence[str], source: Path | None = None) -> list[Path]:
+        """The output paths of one item.
+
+        Args:
+            stem: relative output stem, e.g. ``sub/photo`` or ``sub/photo_face1``.
+            patterns: file names relative to the stem's folder with ``{}`` for the base
+                name, e.g. ``["{}.png"]`` or ``["{}.png", "{}_color.png"]``.
+            source: the input file (its suffix is the first disambiguator).
+        """
+        folder, base = stem.parent, stem.name
+        candidates = [base]
+        if source is not None and source.suffix:
+            candidates.append(f"{base}_{source.suffix.lstrip('.').lower()}")
+        n = 2
+        while True:
+            for cand in candidates:
+                paths = [self.out_dir / folder / pat.format(cand) for pat in patterns]
+                keys = {os.path.normcase(str(p)) for p in paths}
+                if not keys & self._taken and len(keys) == len(paths):
+                    self._taken |= keys
+                    self.claimed.extend(paths)
+                    return paths
+            candidates, n = [f"{base}~{n}"], n + 1
+
+    def on_disk(self) -> int:
+        """How many claimed files exist now."""
+        return sum(p.is_file() for p in dict.fromkeys(self.claimed))
 
 
 @dataclass
 class BatchReport:
     done: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
-    outputs: int = 0
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    outputs: int = 0  # files on disk at the end
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.skipped else 0
 
     def summary(self, verb: str) -> str:
-        lines = [f"{verb} {len(self.done)} of {len(self.done) + len(self.failed)} inputs ({self.outputs} files written)"]
+        total = len(self.done) + len(self.failed) + len(self.skipped)
+        lines = [f"{verb} {len(self.done)} of {total} inputs ({self.outputs} files written)"]
         if self.failed:
             lines.append(f"{len(self.failed)} failed:")
             lines += [f"  {p}: {reason}" for p, reason in self.failed]
+        if self.skipped:
+            lines.append(f"{len(self.skipped)} skipped:")
+            lines += [f"  {p}: {reason}" for p, reason in self.skipped]
         return "\n".join(lines)
 
 
-def collect_inputs(inputs: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[Path]]:
-    """Expand inputs into (image path, output stem) pairs, plus the inputs that do not exist.
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an output folder that is a file (or lies under one, or cannot be written), before any work.
 
-    The stem is relative (no suffix): ``name`` for a file given directly,
-    ``sub/dir/name`` for a file found under a folder given directly.
-    Stems are made unique by appending the source suffix when two inputs collide.
+    Nothing is created here; :func:`run_batch` creates the folder.
+
+    Raises:
+        UsageError: with the reason.
     """
-    pairs: list[tuple[Path, Path]] = []
-    missing: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            files = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES)
-            pairs += [(q, q.relative_to(p).with_suffix("")) for q in files]
-        elif p.is_file():
-            pairs.append((p, Path(p.stem)))
-        else:
-            missing.append(p)
-    seen: set[Path] = set()
-    unique = []
-    for path, stem in pairs:
-        if stem in seen:
-            stem = stem.with_name(f"{stem.name}_{path.suffix.lstrip('.').lower()}")
-        n = 2
-        base = stem
-        while stem in seen:
-            stem, n = base.with_name(f"{base.name}_{n}"), n + 1
-        seen.add(stem)
-        unique.append((path, stem))
-    return unique, missing
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise UsageError(f"the output folder {out_dir} is a file" if folder == out_dir
+                                 else f"the output folder {out_dir} lies under {folder}, which is a file")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise UsageError(f"the output folder {out_dir} cannot be written ({folder} is not writable)")
+            return
 
 
 def run_batch(
     inputs: Sequence[str],
-    process: Callable[[Path, Path], int],
+    out_dir: Path,
+    process: Callable[[Path, Path, OutputNames], None],
     desc: str,
     verb: str = "processed",
 ) -> BatchReport:
-    """Call ``process(image_path, output_stem) -> files written`` for every input image.
+    """Call ``process(image_path, output_stem, names)`` for every input image.
 
-    Expected problems (unreadable image, no face, ...) are recorded as failures with
-    their message; unexpected exceptions too, with the exception type, so that one
-    bad file never loses the rest of the batch. Prints the summary to stderr.
+    ``process`` claims its output paths from ``names`` and writes them. Expected
+    problems (unreadable image, no face, ...) are recorded as failures with their
+    message; unexpected exceptions too, with the exception type, so that one bad
+    file never loses the rest of the batch. Prints the summary to stderr.
+
+    Raises:
+        UsageError: the output folder is a file or cannot be created (nothing was done).
     """
-    pairs, missing = collect_inputs(inputs)
-    report = BatchReport(failed=[(m, "no such file or folder") for m in missing])
+    check_out_dir(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
+    pairs, skipped = collect_inputs(inputs)
+    names = OutputNames(out_dir)
+    report = BatchReport(skipped=skipped)
     for path, stem in tqdm(pairs, desc=desc, unit="img", dynamic_ncols=True, disable=None):
         try:
-            report.outputs += process(path, stem)
+            process(path, stem, names)
             report.done.append(path)
         except (ImageLoadError, NoFaceError, FileNotFoundError) as exc:
             report.failed.append((path, str(exc).removeprefix(f"{path}: ")))
+        except MemoryError:
+            report.failed.append((path, "out of memory while processing this image"))
         except Exception as exc:  # noqa: BLE001 - keep the batch going; report the bug
             report.failed.append((path, f"internal error {type(exc).__name__}: {exc}"))
             traceback.print_exc(file=sys.stderr)
+    report.outputs = names.on_disk()
     print(report.summary(verb), file=sys.stderr)
     return report

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import struct
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import IO, Iterator
@@ -25,6 +27,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # 64 megapixels: larger than any camera photo people draw from, far below the
 # size where decoding would exhaust memory (a decompression bomb).
 DEFAULT_MAX_PIXELS = 64_000_000
+# Temporary files of atomic_write: ".apdraw-XXXXXXXX.tmp" beside the target.
+TMP_PREFIX = ".apdraw-"
 
 
 class ImageLoadError(ValueError):
@@ -43,20 +47,30 @@ class ImageTooLargeError(ImageLoadError):
     pass
 
 
-def _to_rgb8(img: Image.Image) -> np.ndarray:
+def _normalise_to_u8(arr: np.ndarray, name: str, full_range: float | None) -> np.ndarray:
+    """A one-channel numeric image -> (H, W) uint8.
+
+    ``full_range``: the type's range (65535 for 16-bit) when the data fits it, else
+    None: min-max normalise (signed 32-bit with negative values, floats). NaN and
+    infinite pixels take the darkest / brightest finite value.
+    """
+    arr = np.asarray(arr, dtype=np.float64)
+    finite = np.isfinite(arr)
+    if not finite.any():
+        raise NotAnImageError(f"{name}: no pixel has a finite value (all NaN or infinite)")
+    lo, hi = float(arr[finite].min()), float(arr[finite].max())
+    arr = np.where(np.isnan(arr), lo, np.clip(arr, lo, hi))
+    if full_range is not None and lo >= 0 and hi <= full_range:
+        lo, hi = 0.0, full_range
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    return np.clip((arr - lo) * scale + 0.5, 0, 255).astype(np.uint8)
+
+
+def _to_rgb8(img: Image.Image, name: str = "<image>") -> np.ndarray:
     """Any PIL mode -> (H, W, 3) uint8 RGB. Alpha is composited on white."""
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        # 16-bit data: scale by the type's range; 32-bit int: by the observed max.
-        top = 65535.0 if mode.startswith("I;16") or arr.max() <= 65535 else float(arr.max())
-        gray = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=2)
-    if mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        gray = np.clip((arr - lo) * scale + 0.5, 0, 255).astype(np.uint8)
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        gray = _normalise_to_u8(np.asarray(img), name, 65535.0 if mode != "F" else None)
         return np.repeat(gray[..., None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
@@ -65,49 +79,91 @@ def _to_rgb8(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
+# File signatures, to tell "not an image at all" from "an image apdraw cannot decode".
+_SIGNATURES = {
+    b"\x89PNG": "PNG", b"\xff\xd8": "JPEG", b"GIF8": "GIF", b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+    b"RIFF": "WebP",
+}
+
+# Pillow's own bomb check is switched off while apdraw opens a file (it checks its own
+# limit, with its own message); the lock keeps that switch safe under threads.
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def _signature(head: bytes) -> str | None:
+    return next((fmt for sig, fmt in _SIGNATURES.items() if head.startswith(sig)), None)
+
+
 def load_image(source: str | os.PathLike | bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode an image file (or its bytes) to RGB.
 
     Args:
         source: a path, or the encoded bytes.
-        max_pixels: refuse images with more pixels than this (decompression bombs).
+        max_pixels: refuse images with more pixels than this, from the header alone
+            (decompression bombs).
 
     Returns:
-        (H, W, 3) uint8 array, RGB, EXIF orientation applied.
+        (H, W, 3) uint8 array, RGB, EXIF orientation applied (a malformed EXIF block is ignored).
+        Animated images give their first frame.
 
     Raises:
         FileNotFoundError: the path does not exist.
-        NotAnImageError, TruncatedImageError, ImageTooLargeError: see their names.
+        NotAnImageError, TruncatedImageError, ImageTooLargeError: see their names; the message
+            says which file and why.
     """
     name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
-    fp: IO[bytes] | str | os.PathLike
-    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-    if not isinstance(source, (bytes, bytearray)) and not Path(source).is_file():
-        raise FileNotFoundError(f"{name}: no such file")
+    fp: IO[bytes] | Path
+    if isinstance(source, (bytes, bytearray)):
+        fp, head, size = io.BytesIO(source), bytes(source[:16]), len(source)
+    else:
+        fp = Path(source)
+        if not fp.is_file():
+            raise FileNotFoundError(f"{name}: no such file")
+        size = fp.stat().st_size
+        with fp.open("rb") as f:
+            head = f.read(16)
+    if size == 0:
+        raise NotAnImageError(f"{name}: the file is empty")
+    kind = _signature(head)
     try:
+        with warnings.catch_warnings(), _PIL_LIMIT_LOCK:
+            warnings.simplefilter("ignore")  # Pillow warns about odd EXIF etc.; problems raise below
+            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                img = Image.open(fp)
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ImageTooLargeError(
+                f"{name}: {w}x{h} = {w * h / 1e6:.0f} megapixels is over apdraw's limit of "
+                f"{max_pixels / 1e6:.0f} (--max-pixels; a possible decompression bomb); downscale it first"
+            )
+        if w <= 0 or h <= 0:
+            raise NotAnImageError(f"{name}: the image has no pixels ({w}x{h})")
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(fp)
-            w, h = img.size
-            if w * h > max_pixels:
-                raise ImageTooLargeError(
-                    f"{name}: {w}x{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
-                    f"{max_pixels / 1e6:.0f} (a possible decompression bomb); downscale it first"
-                )
+            warnings.simplefilter("ignore")
             img.load()
     except ImageLoadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        if isinstance(exc, UnidentifiedImageError):
-            raise NotAnImageError(f"{name}: not an image in a format apdraw reads ({', '.join(IMAGE_SUFFIXES)})") from exc
-        raise ImageTooLargeError(f"{name}: refused as a possible decompression bomb ({exc})") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        msg = str(exc)
-        if "truncated" in msg.lower() or "broken data stream" in msg.lower() or "image file is" in msg.lower():
-            raise TruncatedImageError(f"{name}: the file is truncated or corrupt ({msg})") from exc
-        raise NotAnImageError(f"{name}: could not decode ({msg})") from exc
-    img = ImageOps.exif_transpose(img)
-    return np.ascontiguousarray(_to_rgb8(img))
+    except UnidentifiedImageError as exc:
+        if kind is not None:
+            raise NotAnImageError(
+                f"{name}: a {kind} file that apdraw cannot decode (corrupt, truncated, or an unsupported "
+                f"variant such as a 32-bit float colour TIFF)"
+            ) from exc
+        raise NotAnImageError(f"{name}: not an image in a format apdraw reads ({', '.join(IMAGE_SUFFIXES)})") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
+        msg = str(exc) or type(exc).__name__
+        raise TruncatedImageError(f"{name}: the {img.format if 'img' in locals() else kind or 'image'} "
+                                  f"file is truncated or corrupt ({msg})") from exc
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - malformed EXIF: the pixels are still good
+        pass
+    return np.ascontiguousarray(_to_rgb8(img, name))
 
 
 def as_rgb(image: "Image.Image | np.ndarray") -> np.ndarray:
@@ -120,7 +176,11 @@ def as_rgb(image: "Image.Image | np.ndarray") -> np.ndarray:
         ValueError: an array of another dtype or shape.
     """
     if isinstance(image, Image.Image):
-        return np.ascontiguousarray(_to_rgb8(ImageOps.exif_transpose(image)))
+        try:
+            image = ImageOps.exif_transpose(image)
+        except Exception:  # noqa: BLE001 - malformed EXIF: the pixels are still good
+            pass
+        return np.ascontiguousarray(_to_rgb8(image))
     arr = np.asarray(image)
     if arr.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image array, got dtype {arr.dtype}")
@@ -145,7 +205,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside `path`; rename it over `path` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # A short temporary name: a long output name plus a prefix would pass the 255-byte limit.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=".tmp")
     # mkstemp creates 0600 files; give outputs the usual permissions for the user's umask.
     umask = os.umask(0)
     os.umask(umask)

@@ -10,7 +10,9 @@ For each face it writes::
 
 Names are flat (files found in sub-folders get ``sub_name``) because the
 APDrawingGAN layout matches files across folders by base name. When a photo
-holds several faces (``--faces all``) each gets a ``_face<i>`` suffix.
+holds several faces (``--faces all``) each gets a ``_face<i>`` suffix. Names
+that would collide (``sub/a.jpg`` and ``sub_a.jpg``) are made unique as in
+:mod:`apdraw.batch` (``sub_a_jpg``, ``sub_a~2``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from apdraw.io import DEFAULT_MAX_PIXELS
 
+from apdraw.commands.args import positive_int
 from apdraw.parts import PART_NAMES
 
 
@@ -35,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faces", choices=("largest", "all"), default="largest")
     p.add_argument("--detector", choices=DETECTORS.names(), default=DETECTORS.default)
     p.add_argument("--masks", choices=MASK_BACKENDS.names(), default=MASK_BACKENDS.default, help="mask backend (default %(default)s)")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression bombs); default %(default)d")
     p.set_defaults(func=run)
 
 
@@ -47,14 +50,19 @@ def landmark_text(points) -> str:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from apdraw.batch import NoFaceError, run_batch
+    from apdraw.batch import NoFaceError, OutputNames, UsageError, check_out_dir, run_batch
     from apdraw.face import FacePipeline
     from apdraw.io import load_image, save_image, save_text
 
+    try:
+        check_out_dir(args.out)
+    except UsageError as exc:
+        print(f"apdraw align: {exc}", file=sys.stderr)
+        return 2
     pipeline = FacePipeline(detector=args.detector, mask_backend=args.masks)
-    out: Path = args.out
+    patterns = ["{}.png", "landmark/{}.txt", "mask/{}.png"] + [f"parts/{{}}_{part}.png" for part in PART_NAMES]
 
-    def process(path: Path, stem: Path) -> int:
+    def process(path: Path, stem: Path, names: OutputNames) -> None:
         image = load_image(path, max_pixels=args.max_pixels)
         faces = pipeline(image, max_faces=1 if args.faces == "largest" else None)
         if not faces:
@@ -62,15 +70,19 @@ def run(args: argparse.Namespace) -> int:
         flat = "_".join(stem.parts)
         for i, face in enumerate(faces):
             name = flat if len(faces) == 1 else f"{flat}_face{i}"
-            save_image(out / f"{name}.png", face.aligned)
-            save_text(out / "landmark" / f"{name}.txt", landmark_text(face.landmarks5_aligned))
-            save_image(out / "mask" / f"{name}.png", face.masks.fg)
-            for part in PART_NAMES:
-                save_image(out / "parts" / f"{name}_{part}.png", face.masks.parts[part].astype(np.uint8) * 255)
-        return len(faces) * (3 + len(PART_NAMES))
+            photo, landmarks, mask, *parts = names.claim(Path(name), patterns, path)
+            save_image(photo, face.aligned)
+            save_text(landmarks, landmark_text(face.landmarks5_aligned))
+            save_image(mask, face.masks.fg)
+            for part, target in zip(PART_NAMES, parts):
+                save_image(target, face.masks.parts[part].astype(np.uint8) * 255)
 
-    report = run_batch(args.inputs, process, desc="aligning", verb="aligned")
-    if not report.done and not report.failed:
+    try:
+        report = run_batch(args.inputs, args.out, process, desc="aligning", verb="aligned")
+    except UsageError as exc:
+        print(f"apdraw align: {exc}", file=sys.stderr)
+        return 2
+    if not report.done and not report.failed and not report.skipped:
         print("apdraw align: no images found in the inputs", file=sys.stderr)
         return 2
     return report.exit_code

@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from apdraw.commands.args import MAX_OUTPUT_SIZE, output_size, positive_int
 from apdraw.io import DEFAULT_MAX_PIXELS
 
 
@@ -31,22 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, help="weights file for a learned style (default: the shipped ones)")
     p.add_argument("--faces", choices=("largest", "all"), default="largest", help="draw the largest face only, or every face")
     p.add_argument("--frame", choices=("aligned", "photo"), default="aligned", help="aligned 512² crop, or pasted back into the photo frame on white")
-    p.add_argument("--size", type=positive_int, help="output size in pixels: side of the aligned crop (default 512), or long side in the photo frame (default: the photo's)")
+    p.add_argument("--size", type=output_size, help=f"output size in pixels, at most {MAX_OUTPUT_SIZE}: side of the aligned crop (default 512), or long side in the photo frame (default: the photo's)")
     p.add_argument("--detector", choices=DETECTORS.names(), default=DETECTORS.default, help="face detector and 5-point landmarks")
     p.add_argument("--masks", choices=MASK_BACKENDS.names(), default=MASK_BACKENDS.default, help="; ".join(f"{m.name}: {m.help}" for m in MASK_BACKENDS))
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression bombs); default %(default)d")
     p.set_defaults(func=run)
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
 
 
 def _resize(img, size: int):
@@ -61,10 +51,15 @@ def _resize(img, size: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from apdraw.batch import NoFaceError, run_batch
+    from apdraw.batch import NoFaceError, OutputNames, UsageError, check_out_dir, run_batch
     from apdraw.io import save_image
     from apdraw.pipeline import PortraitPipeline, compose_in_photo
 
+    try:
+        check_out_dir(args.out)
+    except UsageError as exc:
+        print(f"apdraw draw: {exc}", file=sys.stderr)
+        return 2
     try:
         pipe = PortraitPipeline.from_style(
             args.style, args.weights, detector=args.detector, masks=args.masks,
@@ -74,21 +69,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"apdraw draw: {exc}", file=sys.stderr)
         return 2
 
-    def process(path: Path, stem: Path) -> int:
+    def process(path: Path, stem: Path, names: OutputNames) -> None:
         drawings = pipe(path)
         if not drawings:
             raise NoFaceError("no face found")
         if args.frame == "photo":
             canvas = compose_in_photo(drawings, drawings[0].photo_hw)
-            save_image(args.out / stem.with_suffix(".png"), _resize(canvas, args.size) if args.size else canvas)
-            return 1
+            [target] = names.claim(stem, ["{}.png"], path)
+            save_image(target, _resize(canvas, args.size) if args.size else canvas)
+            return
         for i, d in enumerate(drawings):
-            name = stem if len(drawings) == 1 else stem.with_name(f"{stem.name}_face{i}")
-            save_image(args.out / name.with_suffix(".png"), _resize(d.image, args.size) if args.size else d.image)
-        return len(drawings)
+            face_stem = stem if len(drawings) == 1 else stem.with_name(f"{stem.name}_face{i}")
+            [target] = names.claim(face_stem, ["{}.png"], path)
+            save_image(target, _resize(d.image, args.size) if args.size else d.image)
 
-    report = run_batch(args.inputs, process, desc="drawing", verb="drew")
-    if not report.done and not report.failed:
+    try:
+        report = run_batch(args.inputs, args.out, process, desc="drawing", verb="drew")
+    except UsageError as exc:
+        print(f"apdraw draw: {exc}", file=sys.stderr)
+        return 2
+    if not report.done and not report.failed and not report.skipped:
         print("apdraw draw: no images found in the inputs", file=sys.stderr)
         return 2
     return report.exit_code

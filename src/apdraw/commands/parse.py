@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from apdraw.commands.args import positive_int
 from apdraw.io import DEFAULT_MAX_PIXELS
 
 
@@ -29,35 +30,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
     p.add_argument("--weights", type=Path, default=None, help="parser safetensors (default: the shipped weights)")
     p.add_argument("--no-color", action="store_true", help="skip the colour-coded <name>_color.png")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads for the network (default 1; see docs/PARSER.md)")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    p.add_argument("--threads", type=positive_int, default=1, help="CPU threads for the network (default 1; see docs/PARSER.md)")
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression bombs); default %(default)d")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from apdraw.batch import run_batch
+    from apdraw.batch import OutputNames, UsageError, check_out_dir, run_batch
     from apdraw.io import load_image, save_image
     from apdraw.models.parser import FaceParser, colorize
 
     try:
-        parser = FaceParser.from_pretrained(args.weights, num_threads=max(1, args.threads))
-    except (FileNotFoundError, ValueError) as exc:  # incl. apdraw.persistence.WeightsError
+        check_out_dir(args.out)
+        parser = FaceParser.from_pretrained(args.weights, num_threads=args.threads)
+    except (FileNotFoundError, ValueError) as exc:  # incl. UsageError and apdraw.persistence.WeightsError
         print(f"apdraw parse: {exc}", file=sys.stderr)
         return 2
-    out: Path = args.out
+    patterns = ["{}.png"] if args.no_color else ["{}.png", "{}_color.png"]
 
-    def process(path: Path, stem: Path) -> int:
+    def process(path: Path, stem: Path, names: OutputNames) -> None:
         image = load_image(path, max_pixels=args.max_pixels)
         labels = parser.parse(image)
-        target = out / stem
-        save_image(target.with_name(f"{target.name}.png"), labels)
-        if args.no_color:
-            return 1
-        save_image(target.with_name(f"{target.name}_color.png"), colorize(labels))
-        return 2
+        targets = names.claim(stem, patterns, path)
+        save_image(targets[0], labels)
+        if not args.no_color:
+            save_image(targets[1], colorize(labels))
 
-    report = run_batch(args.inputs, process, desc="parsing", verb="parsed")
-    if not report.done and not report.failed:
+    try:
+        report = run_batch(args.inputs, args.out, process, desc="parsing", verb="parsed")
+    except UsageError as exc:
+        print(f"apdraw parse: {exc}", file=sys.stderr)
+        return 2
+    if not report.done and not report.failed and not report.skipped:
         print("apdraw parse: no images found in the inputs", file=sys.stderr)
         return 2
     return report.exit_code
