@@ -142,19 +142,36 @@ class ParserNet(nn.Module):
 
 
 def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Pad (H, W, 3) to a square by edge replication, resize to size².
+    """(H, W, 3) -> a size² square: the photo resized to fit, padded by edge replication.
 
-    Returns the square image and the (top, left, h, w) box of the photo inside
-    the padded square, in padded-square pixels (before the resize).
+    Returns the square and the (top, left, h, w) box of the photo in the padded
+    square of side max(H, W) (before the resize). Memory stays of the order of
+    the photo and the square: the padded full-size square is never built.
     """
     import cv2
 
     h, w = image.shape[:2]
     side = max(h, w)
     top, left = (side - h) // 2, (side - w) // 2
-    square = cv2.copyMakeBorder(image, top, side - h - top, left, side - w - left, cv2.BORDER_REPLICATE)
     interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    return cv2.resize(square, (size, size), interpolation=interp), (top, left, h, w)
+    if h == w:
+        return cv2.resize(image, (size, size), interpolation=interp), (0, 0, h, w)
+    k = size / side
+    rh, rw = max(1, round(h * k)), max(1, round(w * k))
+    small = cv2.resize(image, (rw, rh), interpolation=interp)
+    st, sl = min(round(top * k), size - rh), min(round(left * k), size - rw)
+    square = cv2.copyMakeBorder(small, st, size - rh - st, sl, size - rw - sl, cv2.BORDER_REPLICATE)
+    return square, (top, left, h, w)
+
+
+def _bilinear_taps(n_out: int, n_in: int, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source indices and weights of a bilinear resize n_in -> n_out (align_corners=False), for
+    output positions start..start+count-1: (i0, i1, w1), each (count,)."""
+    dst = torch.arange(start, start + count, dtype=torch.float64)
+    src = ((dst + 0.5) * (n_in / n_out) - 0.5).clamp(min=0.0)
+    i0 = src.floor().long().clamp(max=n_in - 1)
+    i1 = (i0 + 1).clamp(max=n_in - 1)
+    return i0, i1, (src - i0).float()
 
 
 class FaceParser:
@@ -189,32 +206,65 @@ class FaceParser:
         """Load shipped (or given) safetensors weights; fp16 files are cast to fp32."""
         return cls(load_parser_net(path or DEFAULT_WEIGHTS), device, fix_sides, num_threads)
 
-    def logits(self, image: np.ndarray) -> torch.Tensor:
-        """(H, W, 3) uint8 RGB -> (19, H, W) float32 logits at the photo's size (a strided view)."""
+    # Square photos up to this many pixels (aligned faces) are upsampled in one piece (fast);
+    # others in row bands, so memory grows with the pixel count, not with the square of the longer side.
+    WHOLE_PIXELS = 1024 * 1024
+    BAND_PIXELS = 128 * 1024
+
+    def _check(self, image: np.ndarray) -> None:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+
+    def logits(self, image: np.ndarray) -> torch.Tensor:
+        """(H, W, 3) uint8 RGB -> (19, H, W) float32 logits at the photo's size.
+
+        Needs 76 bytes per pixel; :meth:`parse` needs far less for large photos.
+        """
+        self._check(image)
         with torch_threads(self.num_threads, self.device):
-            return self._logits(image)
+            low, box = self._low_res_logits(image)
+            return self._upsample(low, box, 0, image.shape[0])
 
     @torch.inference_mode()
-    def _logits(self, image: np.ndarray) -> torch.Tensor:
-        size = self.input_size
-        square, (top, left, h, w) = _letterbox(image, size)
+    def _low_res_logits(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+        """The network's (1, 19, S, S) logits of the letterboxed photo, and the photo's box."""
+        square, box = _letterbox(image, self.input_size)
         x = torch.from_numpy(square).to(self.device).permute(2, 0, 1)[None].float() / 255.0
-        out = self.net(x)
-        side = max(h, w)
         # Channels-last makes both the upsampling and the per-pixel argmax over
         # classes run on contiguous memory: ~3x faster than NCHW at 512² (measured).
-        out = out.float().contiguous(memory_format=torch.channels_last)
-        out = F.interpolate(out, size=(side, side), mode="bilinear", align_corners=False)
-        return out[0, :, top : top + h, left : left + w].cpu()
+        return self.net(x).float().contiguous(memory_format=torch.channels_last), box
+
+    @torch.inference_mode()
+    def _upsample(self, low: torch.Tensor, box: tuple[int, int, int, int], row0: int, rows: int) -> torch.Tensor:
+        """Rows row0..row0+rows of the photo's (19, H, W) logits, bilinear from the S² logits."""
+        top, left, h, w = box
+        side, size = max(h, w), low.shape[-1]
+        if h * w <= self.WHOLE_PIXELS and h == w:
+            out = F.interpolate(low, size=(side, side), mode="bilinear", align_corners=False)
+            return out[0, :, top + row0 : top + row0 + rows, left : left + w].cpu()
+        y0, y1, wy = _bilinear_taps(side, size, top + row0, rows)
+        x0, x1, wx = _bilinear_taps(side, size, left, w)
+        low = low[0].to(torch.float32)
+        band = low[:, y0] * (1 - wy)[None, :, None] + low[:, y1] * wy[None, :, None]  # (19, rows, S)
+        return (band[:, :, x0] * (1 - wx) + band[:, :, x1] * wx).cpu()  # (19, rows, w)
 
     def parse(self, image: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB -> (H, W) uint8 label map with values 0..18.
 
+        Memory: the label map plus bands of at most BAND_PIXELS logits, whatever the aspect ratio.
         With ``fix_sides`` the left/right parts are relabelled by :func:`resolve_sides`.
         """
-        labels = self.logits(image).permute(1, 2, 0).argmax(dim=-1).to(torch.uint8).numpy()
+        self._check(image)
+        h, w = image.shape[:2]
+        labels = np.empty((h, w), np.uint8)
+        with torch_threads(self.num_threads, self.device):
+            low, box = self._low_res_logits(image)
+            # A band holds (19, rows, max(W, S)) floats while it is interpolated.
+            whole = h == w and h * w <= self.WHOLE_PIXELS  # the exact path of _upsample
+            step = h if whole else max(1, self.BAND_PIXELS // max(w, self.input_size))
+            for r in range(0, h, step):
+                band = self._upsample(low, box, r, min(step, h - r))
+                labels[r : r + band.shape[1]] = band.permute(1, 2, 0).argmax(dim=-1).to(torch.uint8).numpy()
         return resolve_sides(labels) if self.fix_sides else labels
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
