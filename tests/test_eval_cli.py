@@ -76,8 +76,11 @@ def test_groups_are_averaged(sets, tmp_path):
 
 
 def run_fail(argv: list[str], capsys) -> str:
-    assert main(argv + ["--no-progress"]) == 1
-    return capsys.readouterr().err
+    """A usage error: exit 2 and a message, no traceback."""
+    assert main(argv + ["--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
 
 
 def test_clear_errors(sets, tmp_path, capsys):
@@ -153,3 +156,28 @@ def test_every_default_metric_runs(sets, tmp_path):
     write_report(result, tmp_path / "full")
     md = (tmp_path / "full" / "metrics.md").read_text()
     assert "FID_mnv2" in md and "NOT comparable with published FIDs" in md and "LPIPS_mnv2" in md
+
+
+def test_output_that_is_a_file_and_bad_options_are_usage_errors(sets, tmp_path, capsys):
+    (tmp_path / "report.txt").write_text("x")
+    base = ["eval", "--pred", str(sets["same"]), "--ref", str(sets["ref"]), "--metrics", "chamfer"]
+    assert "is a file" in run_fail(base + ["-o", str(tmp_path / "report.txt")], capsys)
+    assert "unknown device" in run_fail(base + ["-o", str(tmp_path / "r"), "--device", "banana"], capsys)
+    with pytest.raises(SystemExit) as exit_info:
+        main(base + ["-o", str(tmp_path / "r"), "--max-samples", "-3"])
+    assert exit_info.value.code == 2
+
+
+def test_file_names_that_are_not_utf8(sets, tmp_path, capsys):
+    import os
+
+    pred, ref = tmp_path / "pred8", tmp_path / "ref8"
+    for folder, src in ((pred, sets["same"]), (ref, sets["ref"])):
+        folder.mkdir()
+        for p in sorted(src.glob("*.png"))[:3]:
+            (folder / p.name).write_bytes(p.read_bytes())
+        os.rename(folder / sorted(os.listdir(folder))[0], os.fsencode(str(folder)) + b"/caf\xe9.png")
+    assert main(["eval", "--pred", str(pred), "--ref", str(ref), "--metrics", "chamfer,ssim",
+                 "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert (tmp_path / "out" / "index.html").is_file()

@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from apdraw.commands.args import non_negative_int, positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -33,12 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="report folder")
     p.add_argument("--inception-weights", metavar="PATH",
                    help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth (else $APDRAW_INCEPTION_WEIGHTS or the cache)")
-    p.add_argument("--max-samples", type=int, default=1000, metavar="N",
+    p.add_argument("--max-samples", type=positive_int, default=1000, metavar="N",
                    help="cap on the images per set for FID/KID/SWD (default 1000)")
     p.add_argument("--allow-unmatched", action="store_true",
                    help="evaluate the matched pairs when some predictions have no reference of the same name")
     p.add_argument("--groups", metavar="JSON", help="JSON object mapping image name to a group label (e.g. style)")
-    p.add_argument("--grid-rows", type=int, default=12, metavar="N", help="images in the report's grid (default 12)")
+    p.add_argument("--grid-rows", type=non_negative_int, default=12, metavar="N", help="images in the report's grid (default 12)")
     p.add_argument("--device", help="torch device for the feature networks (default: cuda if available, else cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -90,14 +92,23 @@ def run(args: argparse.Namespace) -> int:
     from apdraw.eval.runner import EvalSettings, evaluate
     from apdraw.eval.sets import EvalInputError
 
-    def fail(msg: str) -> int:
+    from apdraw.batch import check_out_dir
+    from apdraw.runtime import resolve_device
+
+    def fail(msg: str, code: int = 2) -> int:
+        """2: a usage error (bad folders, names, metrics, options); 1: some inputs were unreadable."""
         print(f"apdraw eval: error: {msg}", file=sys.stderr)
-        return 1
+        return code
 
     try:
+        check_out_dir(Path(args.out))
+        if args.device is not None:
+            resolve_device(args.device)
+        if args.max_samples < 4:
+            raise ValueError(f"--max-samples must be at least 4, got {args.max_samples}")
         preds = parse_preds(args.pred)
         metrics, note = resolve_metrics(args.metrics, args.inception_weights)
-    except (ValueError, FileNotFoundError) as exc:  # incl. UnknownNameError for a metric
+    except (ValueError, FileNotFoundError) as exc:  # incl. UnknownNameError, UsageError, DeviceError
         return fail(str(exc))
     if note:
         print(f"apdraw eval: note: {note}", file=sys.stderr)
@@ -113,7 +124,10 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(preds, args.ref, args.photos, settings, groups=groups, progress=not args.no_progress)
     except (EvalInputError, ValueError) as exc:
         return fail(str(exc))
-    index = write_report(result, args.out, grid_rows=args.grid_rows)
+    try:
+        index = write_report(result, args.out, grid_rows=args.grid_rows)
+    except OSError as exc:
+        return fail(f"cannot write the report to {args.out}: {exc.strerror or exc}")
     for header, rows in (paired_rows(result), distribution_rows(result)):
         if rows and len(header) > 2:
             print(" | ".join(header))
@@ -122,5 +136,5 @@ def run(args: argparse.Namespace) -> int:
             print()
     print(f"report: {index}")
     if result["skipped"]:
-        return fail(f"{len(result['skipped'])} unreadable image(s) were skipped; see {Path(args.out) / 'metrics.md'}")
+        return fail(f"{len(result['skipped'])} unreadable image(s) were skipped; see {Path(args.out) / 'metrics.md'}", 1)
     return 0

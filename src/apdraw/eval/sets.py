@@ -50,7 +50,8 @@ def image_set(folder: str | Path, name: str | None = None) -> ImageSet:
     for p in sorted(root.rglob("*")):
         if not (p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
             continue
-        key = p.relative_to(root).with_suffix("").as_posix()
+        # File names that are not valid UTF-8 get a printable key ("caf\\xe9"), the same in every folder.
+        key = p.relative_to(root).with_suffix("").as_posix().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         if key in paths:
             raise EvalInputError(f"{root}: {paths[key].name} and {p.name} have the same name; keep one of them")
         paths[key] = p
