@@ -114,10 +114,10 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        where = prefix.rstrip(".") or cls.__name__
+        where = prefix.rstrip(".")
         msg = str(exc)
         # Validators usually name their key already ("loop.steps must be ..."): no "loop.: " prefix then.
-        raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from exc
+        raise ConfigError(msg if not where or msg.startswith(where) else f"{where}: {msg}") from exc
     return obj
 
 
@@ -175,9 +175,9 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist")
         try:
-            loaded = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML ({exc})") from exc
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: not a valid YAML text file ({exc})") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p}: the top level must be a mapping")
         data = loaded

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from apdraw.config import ConfigError, load_config, to_dict
     from apdraw.persistence import CheckpointError
-    from apdraw.train.loop import run_training
+    from apdraw.train.loop import TrainingSetupError, run_training
     from apdraw.train.tasks import TASKS
 
     module = TASKS.get(args.model).load()
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         task = module.Task(cfg)
         final = run_training(task, cfg.loop, config=cfg)
-    except (CheckpointError, FileNotFoundError) as exc:
+    except (CheckpointError, FileNotFoundError, NotADirectoryError, TrainingSetupError) as exc:
         print(f"apdraw train: {exc}", file=sys.stderr)
         return 2
     print(f"done: {final}")

@@ -55,7 +55,7 @@ from tqdm import tqdm
 
 from apdraw.config import to_dict
 from apdraw.data.sampling import SampleKey
-from apdraw.io import atomic_write, save_image, save_text
+from apdraw.io import TMP_PREFIX, atomic_write, save_image, save_text
 from apdraw.persistence import read_checkpoint, save_checkpoint as write_checkpoint
 from apdraw.runtime import resolve_device, set_training_threads, use_amp
 
@@ -91,6 +91,9 @@ class LoopConfig:
                 raise ValueError(f"loop.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"loop.ema_decay must be in [0, 1), got {self.ema_decay}")
+        out = Path(self.out_dir)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"loop.out_dir {out} is a file")
         resolve_device(self.device)  # fail at load time, not after building the task
 
 
@@ -115,6 +118,10 @@ class EpochSampler(Sampler[SampleKey]):
 
     def __len__(self) -> int:
         return max(0, len(range(self.rank, self.n, self.world)) - self.skip)
+
+
+class TrainingSetupError(ValueError):
+    """The run cannot start as configured (e.g. a batch larger than the data set); nothing was trained."""
 
 
 @dataclass
@@ -398,8 +405,9 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
     task.build(ctx)
     if loop.ema_decay > 0:
         if not task.ema_modules:
-            raise ValueError(f"{type(task).__name__} keeps no EMA copies; set loop.ema_decay=0")
+            raise TrainingSetupError(f"{type(task).__name__} keeps no EMA copies; set loop.ema_decay=0")
         task.ema = {name: EMA(task.modules[name], loop.ema_decay) for name in task.ema_modules}
+    _remove_stale_temporaries(ckpt_dir)
     step = 0
     if resume and latest.exists():
         step = load_checkpoint(latest, task, map_location=device)
@@ -418,7 +426,8 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
     per_rank = len(range(rank, n, world))
     batches_per_epoch = per_rank // loop.batch_size
     if batches_per_epoch == 0:
-        raise ValueError(f"dataset has {n} items, fewer than one batch of {loop.batch_size} per process")
+        raise TrainingSetupError(f"the data set has {n} items, fewer than one batch of loop.batch_size={loop.batch_size}"
+                                 + (f" per process ({world} processes)" if world > 1 else ""))
 
     def loader_from(epoch: int, skip_batches: int) -> DataLoader:
         sampler = EpochSampler(n, loop.seed, epoch, skip_batches * loop.batch_size, rank, world)
@@ -505,6 +514,13 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
     if world > 1:
         dist.barrier()
     return latest
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Delete half-written checkpoints of a killed run (our own temporary names only)."""
+    if folder.is_dir():
+        for tmp in folder.glob(f"{TMP_PREFIX}*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def _board(folder: Path, step: int) -> Any:

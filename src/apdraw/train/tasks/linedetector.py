@@ -52,6 +52,12 @@ class Config:
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
     loop: LoopConfig = field(default_factory=lambda: LoopConfig(out_dir="runs/linedetector", steps=2000, batch_size=8, sample_every=250))
 
+    def __post_init__(self) -> None:
+        if self.resolution <= 0 or self.resolution % 2 ** len(self.model.channels):
+            raise ValueError(f"resolution must be a positive multiple of {2 ** len(self.model.channels)}, got {self.resolution}")
+        if self.lr <= 0 or self.line_width <= 0:
+            raise ValueError(f"lr and line_width must be positive, got {self.lr}, {self.line_width}")
+
 
 class LineDataset(torch.utils.data.Dataset):
     """Cached NPR drawings -> (degraded drawing (1, S, S) in [-1, 1], line targets (2, S, S) in {0, 1})."""
