@@ -439,3 +439,45 @@ def test_acceptance_align_example(shared_data, pipeline):
     ref_fg = cv2.imread(str(ex / "img_1701_aligned_bgmask.png"), cv2.IMREAD_GRAYSCALE) >= 128
     fg = pipeline.mask_backend.masks(ref_img.astype(np.uint8), ref_txt - 1.0).fg >= 128
     assert _iou(fg, ref_fg) > 0.95
+
+
+# --------------------------------------------------------------------------- orientation and plausibility
+
+
+def test_rotated_photos_are_aligned_upright():
+    from apdraw.face import FacePipeline
+    from apdraw.io import load_image
+
+    fp = FacePipeline(mask_backend=None)
+    img = load_image(Path(__file__).resolve().parents[1] / "examples" / "grace_hopper.jpg")
+    upright = fp(img)[0].aligned.astype(float)
+    for k in (1, 2, 3):
+        faces = fp(np.ascontiguousarray(np.rot90(img, k)))
+        assert len(faces) == 1
+        assert np.abs(faces[0].aligned.astype(float) - upright).mean() < 1.0, f"rotation {90 * k}"
+
+
+def test_implausible_landmarks_are_rejected():
+    from apdraw.face.mtcnn import Detection
+    from apdraw.face.pipeline import landmark_residual, plausible
+
+    face = np.array([[40.0, 40], [80, 40], [60, 65], [45, 85], [75, 85]])
+    assert landmark_residual(face) < 0.15
+    assert plausible(Detection((20.0, 10.0, 100.0, 110.0), 0.99, face))
+    # the left eye where a mouth corner should be and vice versa: not a face
+    scrambled = np.array([[40.0, 85], [80, 40], [60, 65], [45, 40], [75, 85]])
+    assert landmark_residual(scrambled) > 0.3 and not plausible(Detection((20.0, 10.0, 100.0, 110.0), 0.99, scrambled))
+    tiny = face * 0.05
+    assert not plausible(Detection((0.0, 0.0, 6.0, 6.0), 0.99, tiny))  # eyes 2 px apart
+    outside = face + [300, 0]
+    assert not plausible(Detection((20.0, 10.0, 100.0, 110.0), 0.99, outside))
+
+
+def test_unrotate_points_inverts_rot90():
+    from apdraw.face.pipeline import unrotate_points
+
+    img = np.zeros((5, 7))
+    img[1, 2] = 1
+    for k in range(4):
+        y, x = np.argwhere(np.rot90(img, k) == 1)[0]
+        assert unrotate_points(np.array([[x, y]]), k, img.shape).tolist() == [[2.0, 1.0]]

@@ -94,6 +94,64 @@ def paste_back(drawing: np.ndarray, face: Face, photo_hw: tuple[int, int]) -> np
     return _align.paste_back(drawing, face.matrix, photo_hw, size=face.size)
 
 
+# A detection is kept only when its 5 landmarks are arranged like a face: after the best
+# similarity onto the APDrawing template, their mean distance from the template points is at
+# most this fraction of the template's eye distance. Real faces measure 0.02-0.11 (the
+# examples, FS2K); landmarks regressed on something that is not an upright face do not fit.
+MAX_LANDMARK_RESIDUAL = 0.3
+# Smallest eye distance (pixels) of a face worth drawing: below it the drawing is mush.
+MIN_EYE_DISTANCE = 6.0
+# When the largest upright face scores below this (or none is found), the photo's other three
+# orientations are searched too, and the best-scoring one wins: a rotated photo without EXIF
+# tags is drawn upright instead of failing, or of a made-up "face" being drawn.
+ORIENTATION_SCORE = 0.995
+
+
+def landmark_residual(landmarks5: np.ndarray) -> float:
+    """How far 5 landmarks are from a face's arrangement, in template eye distances (0 = exact)."""
+    lm = np.asarray(landmarks5, np.float64)
+    template = _align.TEMPLATE_512
+    fitted = _align.transform_points(lm, _align.fit_similarity(lm, template))
+    eye = float(np.linalg.norm(template[1] - template[0]))
+    return float(np.linalg.norm(fitted - template, axis=1).mean() / eye)
+
+
+def plausible(detection: "Detection") -> bool:
+    """Landmarks arranged like a face, eyes far enough apart, and inside (a margin around) the box."""
+    lm = np.asarray(detection.landmarks5, np.float64)
+    if not np.isfinite(lm).all() or np.linalg.norm(lm[1] - lm[0]) < MIN_EYE_DISTANCE:
+        return False
+    x1, y1, x2, y2 = detection.box
+    mx, my = 0.25 * (x2 - x1), 0.25 * (y2 - y1)
+    inside = (lm[:, 0] >= x1 - mx) & (lm[:, 0] <= x2 + mx) & (lm[:, 1] >= y1 - my) & (lm[:, 1] <= y2 + my)
+    return bool(inside.all()) and landmark_residual(lm) <= MAX_LANDMARK_RESIDUAL
+
+
+def unrotate_points(points: np.ndarray, k: int, hw: tuple[int, int]) -> np.ndarray:
+    """Points of ``np.rot90(image, k)`` -> the same points in ``image`` (of size ``hw``), (N, 2) float."""
+    h, w = hw
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    x, y = p[:, 0], p[:, 1]
+    k %= 4
+    if k == 1:
+        x, y = w - 1 - y, x
+    elif k == 2:
+        x, y = w - 1 - x, h - 1 - y
+    elif k == 3:
+        x, y = y, h - 1 - x
+    return np.stack([x, y], 1)
+
+
+def _unrotate_detection(det: "Detection", k: int, hw: tuple[int, int]) -> "Detection":
+    from apdraw.face.mtcnn import Detection
+
+    x1, y1, x2, y2 = det.box
+    corners = unrotate_points(np.array([[x1, y1], [x2, y2]]), k, hw)
+    lo, hi = corners.min(0), corners.max(0)
+    box = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+    return Detection(box, det.score, unrotate_points(det.landmarks5, k, hw))
+
+
 class FacePipeline:
     """Detect, align and mask faces. Build once (the models load here), call per photo.
 
@@ -107,6 +165,8 @@ class FacePipeline:
         detect_max_side: photos larger than this are downscaled for detection
             (landmarks still come from full-resolution crops).
         device: torch device for MTCNN.
+        search_orientations: also look for faces in the photo rotated by 90, 180 and 270
+            degrees when none (or only a weak one) is found upright; see :meth:`detect`.
     """
 
     def __init__(
@@ -117,10 +177,12 @@ class FacePipeline:
         min_face_size: int = 20,
         detect_max_side: int = 1024,
         device: str = "cpu",
+        search_orientations: bool = True,
     ) -> None:
         from apdraw.face.backends import build_detector, build_mask_backend
 
         self.size = size
+        self.search_orientations = search_orientations
         if isinstance(detector, str):
             kwargs = dict(min_face_size=min_face_size, max_side=detect_max_side, device=device) if detector == "mtcnn" else {}
             detector = build_detector(detector, **kwargs)
@@ -130,8 +192,24 @@ class FacePipeline:
         self.mask_backend: MaskBackend | None = mask_backend
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """All faces in an (H, W, 3) uint8 RGB photo, largest first; [] when none."""
-        return self.detector.detect(image)
+        """All plausible faces in an (H, W, 3) uint8 RGB photo, largest first; [] when none.
+
+        Detections whose landmarks are not arranged like a face are dropped (:func:`plausible`).
+        With ``search_orientations``, a photo whose largest face is missing or weak
+        (score < ORIENTATION_SCORE) is also searched rotated by 90, 180 and 270 degrees; the
+        orientation with the best-scoring face wins, and its detections are returned in the
+        photo's own coordinates (alignment then turns the face upright).
+        """
+        found = [d for d in self.detector.detect(image) if plausible(d)]
+        if not self.search_orientations or (found and found[0].score >= ORIENTATION_SCORE):
+            return found
+        best_score, best = (found[0].score if found else -1.0), found
+        hw = (int(image.shape[0]), int(image.shape[1]))
+        for k in (1, 2, 3):
+            dets = [d for d in self.detector.detect(np.ascontiguousarray(np.rot90(image, k))) if plausible(d)]
+            if dets and dets[0].score > best_score:
+                best_score, best = dets[0].score, [_unrotate_detection(d, k, hw) for d in dets]
+        return best
 
     def align(self, image: np.ndarray, detection: Detection, with_masks: bool = True) -> Face:
         """Align (and mask) one detected face of ``image``."""
