@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from apdraw import __version__
@@ -155,3 +156,69 @@ def test_draw_with_unusable_weights_is_a_usage_error(tmp_path, capsys):
     assert main(["draw", str(EXAMPLES / "astronaut.png"), "-o", str(tmp_path / "o"), "--weights", str(bad)]) == 2
     assert "not a readable safetensors file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def _tampered_weights(tmp_path: Path, fmt: str, tensors: dict, config: str | None) -> Path:
+    from safetensors.torch import save_file
+
+    path = tmp_path / f"w{len(list(tmp_path.glob('w*.safetensors')))}.safetensors"
+    meta = {"format": fmt} | ({"config": config} if config is not None else {})
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+@pytest.mark.parametrize("command", ["draw", "parse"])
+def test_weights_that_do_not_fit_are_usage_errors(command, tmp_path, capsys):
+    import json
+
+    from safetensors import safe_open
+
+    from apdraw.models.apdrawinggan import DEFAULT_WEIGHTS as GAN
+    from apdraw.models.parser import DEFAULT_WEIGHTS as PARSER
+
+    shipped = GAN if command == "draw" else PARSER
+    with safe_open(str(shipped), "pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k).clone() for k in f.keys()}
+    first = next(iter(tensors))
+    wrong_shape = dict(tensors) | {first: torch.zeros(3, 3)}
+    missing_key = {k: v for k, v in tensors.items() if k != first}
+    cases = {
+        "wrong shape": _tampered_weights(tmp_path, meta["format"], wrong_shape, meta["config"]),
+        "missing": _tampered_weights(tmp_path, meta["format"], missing_key, meta["config"]),
+        "no architecture config": _tampered_weights(tmp_path, meta["format"], tensors, None),
+        "config in the metadata is invalid": _tampered_weights(tmp_path, meta["format"], tensors, json.dumps({"nope": 1})),
+        "not a apdraw": _tampered_weights(tmp_path, "other/1", tensors, meta["config"]),
+    }
+    for expected, path in cases.items():
+        code = main([command, str(EXAMPLES / "astronaut.png"), "-o", str(tmp_path / "o"), "--weights", str(path)])
+        err = capsys.readouterr().err
+        assert code == 2, (expected, err)
+        assert expected in err and "Traceback" not in err, (expected, err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_long_input_names_and_dotted_names(tmp_path):
+    src = (EXAMPLES / "grace_hopper.jpg").read_bytes()
+    long_name = "x" * 245 + ".jpg"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in (long_name, "john.smith.jpg", "john.doe.jpg"):
+        (folder / name).write_bytes(src)
+    out = tmp_path / "out"
+    assert main(["draw", str(folder), "-o", str(out), "--style", "npr"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(["john.doe.png", "john.smith.png", "x" * 245 + ".png"])
+
+
+def test_size_is_bounded_and_output_folder_must_not_be_a_file(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["draw", str(EXAMPLES / "astronaut.png"), "-o", str(tmp_path / "o"), "--size", "30000"])
+    assert info.value.code == 2 and "at most 8192" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    for command in ("draw", "align", "parse"):
+        assert main([command, str(EXAMPLES), "-o", str(tmp_path / "file")]) == 2
+        err = capsys.readouterr().err
+        assert "is a file" in err and "Traceback" not in err and err.count("\n") <= 2
+    with pytest.raises(SystemExit) as info:
+        main(["draw", str(EXAMPLES), "-o", str(tmp_path / "o"), "--max-pixels", "-1"])
+    assert info.value.code == 2

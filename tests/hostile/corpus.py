@@ -86,7 +86,7 @@ R_NO_FACE = r"no face"
 R_EXTREME = r"no face|too small|aspect|refused"
 R_BOMB = r"megapixel|decompression bomb|too large"
 R_BOMB_OR_CORRUPT = R_BOMB + "|" + R_GARBAGE
-R_SPECIAL = r"symlink|link|loop|dangling|not a regular file|fifo|directory"
+R_SPECIAL = r"symlink|link|loop|dangling|not a regular file|fifo|named pipe|directory|folder|device"
 R_UNREADABLE = r"permission|denied|not readable|unreadable|cannot read"
 
 
