@@ -116,7 +116,7 @@ def test_collect_inputs_finds_images_in_folders(tmp_path):
         (tmp_path / p).write_bytes(b"x")
     pairs, missing = collect_inputs([str(tmp_path / "a"), str(tmp_path / "c.webp"), str(tmp_path / "zzz")])
     assert [p.relative_to(tmp_path).as_posix() for p, _ in pairs] == ["a/1.jpg", "a/b/2.PNG", "c.webp"]
-    assert missing == [tmp_path / "zzz"]
+    assert missing == [(tmp_path / "zzz", "no such file or folder")]
 
 
 def test_as_rgb_accepts_pil_and_arrays():

@@ -86,6 +86,8 @@ def collect_inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[tuple[Path
                 reason = not_a_regular_file(q)
                 if reason is None:
                     pairs.append((q, q.relative_to(p).with_name(q.stem)))
+                elif q.is_symlink() and q.is_dir():
+                    skipped.append((q, "a symlink to a folder (not followed)"))
                 elif not (q.is_dir() and any(q.iterdir())):  # a non-empty folder named x.jpg is searched, not skipped
                     skipped.append((q, reason))
             continue

@@ -22,7 +22,7 @@ from typing import IO, Iterator
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 # 64 megapixels: larger than any camera photo people draw from, far below the
 # size where decoding would exhaust memory (a decompression bomb).
@@ -70,7 +70,14 @@ def _to_rgb8(img: Image.Image, name: str = "<image>") -> np.ndarray:
     """Any PIL mode -> (H, W, 3) uint8 RGB. Alpha is composited on white."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        gray = _normalise_to_u8(np.asarray(img), name, 65535.0 if mode != "F" else None)
+        arr = np.asarray(img)
+        # 16-bit modes span 0..65535; 32-bit integers have no fixed range: 8-bit or 16-bit
+        # values are read as such, anything else (negative, larger) is min-max normalised.
+        full: float | None = 65535.0 if mode.startswith("I;16") else None
+        if mode == "I" and arr.size:
+            lo, hi = int(arr.min()), int(arr.max())
+            full = 255.0 if 0 <= lo and hi <= 255 else 65535.0 if 0 <= lo and hi <= 65535 else None
+        gray = _normalise_to_u8(arr, name, full)
         return np.repeat(gray[..., None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
@@ -88,6 +95,19 @@ _SIGNATURES = {
 # Pillow's own bomb check is switched off while apdraw opens a file (it checks its own
 # limit, with its own message); the lock keeps that switch safe under threads.
 _PIL_LIMIT_LOCK = threading.Lock()
+
+
+def _webp_canvas(fp: "IO[bytes] | Path") -> tuple[int, int] | None:
+    """(width, height) a WebP file's VP8X header declares, or None."""
+    if isinstance(fp, Path):
+        with fp.open("rb") as f:
+            head = f.read(30)
+    else:
+        fp.seek(0)
+        head = fp.read(30)
+    if len(head) < 30 or head[12:16] != b"VP8X":
+        return None
+    return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
 
 
 def _signature(head: bytes) -> str | None:
@@ -147,14 +167,23 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int = DEFAULT_MAX_
     except ImageLoadError:
         raise
     except UnidentifiedImageError as exc:
+        if kind == "WebP" and (canvas := _webp_canvas(fp)) and canvas[0] * canvas[1] > max_pixels:
+            raise ImageTooLargeError(f"{name}: a {canvas[0]}x{canvas[1]} WebP canvas is over apdraw's limit of "
+                                     f"{max_pixels / 1e6:.0f} megapixels (--max-pixels; a possible decompression bomb)") from exc
+        if kind == "TIFF":
+            raise NotAnImageError(f"{name}: a TIFF file that apdraw cannot decode: truncated, corrupt, or an "
+                                  "unsupported variant (such as 32-bit float colour)") from exc
         if kind is not None:
-            raise NotAnImageError(
-                f"{name}: a {kind} file that apdraw cannot decode (corrupt, truncated, or an unsupported "
-                f"variant such as a 32-bit float colour TIFF)"
-            ) from exc
+            raise TruncatedImageError(f"{name}: the {kind} file is truncated or corrupt (its header does not parse)") from exc
         raise NotAnImageError(f"{name}: not an image in a format apdraw reads ({', '.join(IMAGE_SUFFIXES)})") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
         msg = str(exc) or type(exc).__name__
+        if "MAX_TEXT_CHUNK" in msg:
+            raise ImageTooLargeError(f"{name}: the PNG file holds a text chunk over Pillow's safety limit "
+                                     "(a possible decompression bomb); strip its metadata first") from exc
+        if kind == "WebP" and (canvas := _webp_canvas(fp)) and canvas[0] * canvas[1] > max_pixels:
+            raise ImageTooLargeError(f"{name}: a {canvas[0]}x{canvas[1]} WebP canvas is over apdraw's limit of "
+                                     f"{max_pixels / 1e6:.0f} megapixels (--max-pixels; a possible decompression bomb)") from exc
         raise TruncatedImageError(f"{name}: the {img.format if 'img' in locals() else kind or 'image'} "
                                   f"file is truncated or corrupt ({msg})") from exc
     try:
