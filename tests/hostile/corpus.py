@@ -75,7 +75,7 @@ KINDS = (
 EXPECTS = ("drawn", "failed", "skipped", "any")
 # The suffixes apdraw treats as images (mirrors apdraw.io.IMAGE_SUFFIXES; not imported,
 # so that the generator does not depend on the code under test).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 # Reason regexes (matched case-insensitively against the reason apdraw reports).
 R_EMPTY = r"empty|truncated|not an image|could not decode"

@@ -105,6 +105,11 @@ class _Features:
         return entry
 
 
+# Images whose shorter side at the paired evaluation size is smaller cannot be scored
+# (SSIM's 11x11 window, FSIM's downsampling, the feature networks' strides).
+MIN_EVAL_SIDE = 32
+
+
 def _build_extractor(name: str, settings: EvalSettings) -> Any:
     from apdraw.eval.features import InceptionFeatures, MobileNetV2Features
 
@@ -191,7 +196,12 @@ def evaluate(
         if key in skipped:
             return None
         try:
-            return load_image(path)
+            image = load_image(path)
+            w, h = paired_size(image.shape, settings.paired_long_side)
+            if min(w, h) < MIN_EVAL_SIDE:
+                raise ImageLoadError(f"{path}: {image.shape[1]}x{image.shape[0]} is too narrow to score: "
+                                     f"{w}x{h} at the evaluation size, under {MIN_EVAL_SIDE} px a side")
+            return image
         except (ImageLoadError, OSError) as exc:
             skipped[key] = str(exc)
             print(f"apdraw eval: skipping unreadable image: {exc}", file=sys.stderr)
