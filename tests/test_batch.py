@@ -98,3 +98,15 @@ def test_an_output_folder_that_is_a_file_is_refused(tmp_path):
         check_out_dir(tmp_path / "file" / "sub")
     check_out_dir(tmp_path / "new" / "deeper")  # fine: created later
     assert not (tmp_path / "new").exists()
+
+
+def test_output_names_fit_the_file_system(tmp_path):
+    names = OutputNames(tmp_path)
+    base = "é" * 125  # 250 bytes
+    paths = names.claim(Path(base), ["{}.png", "parts/{}_mouth.png"], Path(base + ".jpg"))
+    assert all(len(os.fsencode(p.name)) <= 255 for p in paths)
+    again = names.claim(Path(base), ["{}.png", "parts/{}_mouth.png"], Path(base + ".png"))
+    assert not set(paths) & set(again) and all(len(os.fsencode(p.name)) <= 255 for p in again)
+    for p in paths + again:
+        save_image(p, np.zeros((2, 2), np.uint8))
+    assert names.on_disk() == 4

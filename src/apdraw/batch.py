@@ -19,6 +19,7 @@ files on disk.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import sys
@@ -128,6 +129,7 @@ class OutputNames:
         n = 2
         while True:
             for cand in candidates:
+                cand = _fit_name(cand, patterns)
                 paths = [self.out_dir / folder / pat.format(cand) for pat in patterns]
                 keys = {os.path.normcase(str(p)) for p in paths}
                 if not keys & self._taken and len(keys) == len(paths):
@@ -138,7 +140,28 @@ class OutputNames:
 
     def on_disk(self) -> int:
         """How many claimed files exist now."""
-        return sum(p.is_file() for p in dict.fromkeys(self.claimed))
+        return sum(_is_file(p) for p in dict.fromkeys(self.claimed))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+# File systems limit a name to 255 bytes.
+_NAME_BYTES = 255
+
+
+def _fit_name(base: str, patterns: Sequence[str]) -> str:
+    """``base`` unchanged when every ``pattern.format(base)`` fits in 255 bytes; else cut, plus a hash of the whole."""
+    overhead = max(len(os.fsencode(Path(pat.format("")).name)) for pat in patterns)
+    if len(os.fsencode(base)) + overhead <= _NAME_BYTES:
+        return base
+    digest = hashlib.sha1(os.fsencode(base)).hexdigest()[:8]
+    keep = os.fsencode(base)[: _NAME_BYTES - overhead - len(digest) - 1]
+    return keep.decode("utf-8", "ignore") + "~" + digest
 
 
 @dataclass
