@@ -156,3 +156,38 @@ def test_write_doc_block_replaces_only_its_block(tmp_path):
     write_doc_block(doc, "speed", "new table")
     write_doc_block(doc, "speed", "new table")  # idempotent
     assert doc.read_text() == "# Title\n\nbefore\n\n<!-- speed:start -->\nnew table\n<!-- speed:end -->\n\nafter\n"
+
+
+def test_bomb_messages_cite_apdraws_own_limit(tmp_path):
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    # a PNG header declaring 20000x20000 (400 MP): over Pillow's own 179 MP limit too
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (20000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])) + chunk(b"IEND", b"")
+    (tmp_path / "big.png").write_bytes(png)
+    with pytest.raises(ImageTooLargeError) as err:
+        load_image(tmp_path / "big.png")
+    assert "over apdraw's limit of 64" in str(err.value) and "179" not in str(err.value)
+    with pytest.raises(ImageTooLargeError, match="limit of 1 megapixels"):
+        load_image(tmp_path / "big.png", max_pixels=1_000_000)
+
+
+def test_float_and_signed_images_are_normalised(tmp_path):
+    arr = np.linspace(-5, 5, 64 * 64, dtype=np.float32).reshape(64, 64)
+    arr[0, 0], arr[0, 1], arr[0, 2] = np.nan, np.inf, -np.inf
+    Image.fromarray(arr, "F").save(tmp_path / "f.tif")
+    img = load_image(tmp_path / "f.tif")
+    assert img[..., 0].min() == 0 and img[..., 0].max() == 255 and img[0, 1, 0] == 255 and img[0, 2, 0] == 0
+    signed = (np.arange(64 * 64, dtype=np.int32).reshape(64, 64) - 2000)
+    Image.fromarray(signed, "I").save(tmp_path / "i.tif")
+    img = load_image(tmp_path / "i.tif")
+    assert img.min() == 0 and img.max() == 255
+    small = np.arange(64 * 64, dtype=np.int32).reshape(64, 64) % 256  # 8-bit values in a 32-bit file
+    Image.fromarray(small, "I").save(tmp_path / "s.tif")
+    assert load_image(tmp_path / "s.tif")[..., 0].max() == 255
+    nan = np.full((8, 8), np.nan, np.float32)
+    Image.fromarray(nan, "F").save(tmp_path / "nan.tif")
+    with pytest.raises(NotAnImageError, match="finite"):
+        load_image(tmp_path / "nan.tif")

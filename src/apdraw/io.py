@@ -157,7 +157,7 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int = DEFAULT_MAX_
         if w * h > max_pixels:
             raise ImageTooLargeError(
                 f"{name}: {w}x{h} = {w * h / 1e6:.0f} megapixels is over apdraw's limit of "
-                f"{max_pixels / 1e6:.0f} (--max-pixels; a possible decompression bomb); downscale it first"
+                f"{max_pixels / 1e6:.0f} megapixels (--max-pixels; a possible decompression bomb); downscale it first"
             )
         if w <= 0 or h <= 0:
             raise NotAnImageError(f"{name}: the image has no pixels ({w}x{h})")
