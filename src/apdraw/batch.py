@@ -244,3 +244,17 @@ def run_batch(
     report.outputs = names.on_disk()
     print(report.summary(verb), file=sys.stderr)
     return report
+
+
+def run_command(command: str, inputs: Sequence[str], out_dir: Path,
+                process: Callable[[Path, Path, OutputNames], None], desc: str, verb: str) -> int:
+    """:func:`run_batch` for a CLI command: its exit status (0 all done, 1 some failed or skipped, 2 usage error)."""
+    try:
+        report = run_batch(inputs, out_dir, process, desc=desc, verb=verb)
+    except UsageError as exc:
+        print(f"apdraw {command}: {exc}", file=sys.stderr)
+        return 2
+    if not report.done and not report.failed and not report.skipped:
+        print(f"apdraw {command}: no images found in the inputs", file=sys.stderr)
+        return 2
+    return report.exit_code

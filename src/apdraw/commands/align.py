@@ -50,7 +50,7 @@ def landmark_text(points) -> str:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from apdraw.batch import NoFaceError, OutputNames, UsageError, check_out_dir, run_batch
+    from apdraw.batch import NoFaceError, OutputNames, UsageError, check_out_dir, run_command
     from apdraw.face import FacePipeline
     from apdraw.io import load_image, save_image, save_text
 
@@ -77,12 +77,4 @@ def run(args: argparse.Namespace) -> int:
             for part, target in zip(PART_NAMES, parts):
                 save_image(target, face.masks.parts[part].astype(np.uint8) * 255)
 
-    try:
-        report = run_batch(args.inputs, args.out, process, desc="aligning", verb="aligned")
-    except UsageError as exc:
-        print(f"apdraw align: {exc}", file=sys.stderr)
-        return 2
-    if not report.done and not report.failed and not report.skipped:
-        print("apdraw align: no images found in the inputs", file=sys.stderr)
-        return 2
-    return report.exit_code
+    return run_command("align", args.inputs, args.out, process, desc="aligning", verb="aligned")

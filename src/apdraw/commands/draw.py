@@ -51,7 +51,7 @@ def _resize(img, size: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from apdraw.batch import NoFaceError, OutputNames, UsageError, check_out_dir, run_batch
+    from apdraw.batch import NoFaceError, OutputNames, UsageError, check_out_dir, run_command
     from apdraw.io import save_image
     from apdraw.pipeline import PortraitPipeline, compose_in_photo
 
@@ -83,12 +83,4 @@ def run(args: argparse.Namespace) -> int:
             [target] = names.claim(face_stem, ["{}.png"], path)
             save_image(target, _resize(d.image, args.size) if args.size else d.image)
 
-    try:
-        report = run_batch(args.inputs, args.out, process, desc="drawing", verb="drew")
-    except UsageError as exc:
-        print(f"apdraw draw: {exc}", file=sys.stderr)
-        return 2
-    if not report.done and not report.failed and not report.skipped:
-        print("apdraw draw: no images found in the inputs", file=sys.stderr)
-        return 2
-    return report.exit_code
+    return run_command("draw", args.inputs, args.out, process, desc="drawing", verb="drew")

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from apdraw.batch import OutputNames, UsageError, check_out_dir, run_batch
+    from apdraw.batch import OutputNames, check_out_dir, run_command
     from apdraw.io import load_image, save_image
     from apdraw.models.parser import FaceParser, colorize
 
@@ -56,12 +56,4 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_color:
             save_image(targets[1], colorize(labels))
 
-    try:
-        report = run_batch(args.inputs, args.out, process, desc="parsing", verb="parsed")
-    except UsageError as exc:
-        print(f"apdraw parse: {exc}", file=sys.stderr)
-        return 2
-    if not report.done and not report.failed and not report.skipped:
-        print("apdraw parse: no images found in the inputs", file=sys.stderr)
-        return 2
-    return report.exit_code
+    return run_command("parse", args.inputs, args.out, process, desc="parsing", verb="parsed")
