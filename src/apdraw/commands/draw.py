@@ -11,6 +11,7 @@ errors. The recipe itself is :class:`apdraw.pipeline.PortraitPipeline`.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"apdraw draw: {exc}", file=sys.stderr)
         return 2
+    # The models' many small objects live until exit: building them with the cycle collector
+    # off, then freezing them out of its reach, saves about 0.2 s of collections at start-up
+    # and 0.3 s of tear-down at exit (measured, one photo on the 2-core machine).
+    gc.disable()
     try:
         pipe = PortraitPipeline.from_style(
             args.style, args.weights, detector=args.detector, masks=args.masks,
@@ -68,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:  # incl. unknown names and WeightsError
         print(f"apdraw draw: {exc}", file=sys.stderr)
         return 2
+    finally:
+        gc.enable()
+        gc.freeze()
 
     def process(path: Path, stem: Path, names: OutputNames) -> None:
         drawings = pipe(path)

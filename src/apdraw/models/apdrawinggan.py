@@ -156,7 +156,7 @@ class GeneratorOutput:
 class HierarchicalGenerator(nn.Module):
     """Photo -> drawing. forward(photo (B,3,S,S) in [-1,1], boxes (B,4,4) int, fg (B,1,S,S) in {0,1})."""
 
-    def __init__(self, cfg: GeneratorConfig):
+    def __init__(self, cfg: GeneratorConfig, init: bool = True):
         super().__init__()
         self.cfg = cfg
         self.global_net = UNet(3, 1, cfg.global_channels, cfg.norm, cfg.dropout, cfg.global_dropout_levels)
@@ -164,7 +164,8 @@ class HierarchicalGenerator(nn.Module):
         for r in REGIONS:
             self.locals[r] = UNet(3, 1, cfg.region_channels, cfg.norm, cfg.dropout, cfg.region_dropout_levels)
         self.fusion = Fusion(cfg.fusion_channels, cfg.fusion_blocks, cfg.norm, cfg.dropout)
-        init_weights(self)
+        if init:  # skipped when weights are loaded right after (faster start-up)
+            init_weights(self)
 
     def forward(self, photo: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> GeneratorOutput:
         size = photo.shape[-1]
@@ -205,11 +206,12 @@ class HierarchicalDiscriminator(nn.Module):
 class GlobalGenerator(nn.Module):
     """The pix2pix baseline: the global U-Net alone (same call signature as the hierarchical one)."""
 
-    def __init__(self, cfg: GeneratorConfig):
+    def __init__(self, cfg: GeneratorConfig, init: bool = True):
         super().__init__()
         self.cfg = cfg
         self.global_net = UNet(3, 1, cfg.global_channels, cfg.norm, cfg.dropout, cfg.global_dropout_levels)
-        init_weights(self)
+        if init:
+            init_weights(self)
 
     def forward(self, photo: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> GeneratorOutput:
         g = self.global_net(photo)
@@ -261,7 +263,7 @@ class APDrawingGAN(nn.Module):
 
         def build(cfg: GeneratorConfig, meta: dict[str, str]) -> nn.Module:
             hierarchical = bool(json.loads(meta.get("hierarchical", "true")))
-            return HierarchicalGenerator(cfg) if hierarchical else GlobalGenerator(cfg)
+            return HierarchicalGenerator(cfg, init=False) if hierarchical else GlobalGenerator(cfg, init=False)
 
         generator, _ = load_model(path if path is not None else DEFAULT_WEIGHTS, FORMAT, GeneratorConfig, build)
         hierarchical = isinstance(generator, HierarchicalGenerator)
