@@ -27,7 +27,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
-# The whole hostile-input corpus (344 files through every command; about 3 min on 2 cores).
+# The whole hostile-input corpus (350 files through every command; about 3 min on 2 cores).
 test-hostile-full: install
 	APDRAW_HOSTILE_FULL=1 $(BIN)/python -m pytest -q tests/hostile
 
