@@ -21,6 +21,7 @@ import dataclasses
 import io
 import json
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -203,7 +204,9 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's notes on foreign pickles; we refuse them below
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [line.strip() for line in str(exc).splitlines()]
         detail = next((line for line in lines if line.startswith("Unsupported")), "")
