@@ -12,7 +12,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "apdraw"
 
 BASE = {"apdraw", "io", "config", "registry", "parts", "runtime", "persistence"}
-EVERYTHING = BASE | {"models", "losses", "npr", "face", "data", "eval", "styles", "pipeline", "train", "batch", "commands", "cli"}
+EVERYTHING = BASE | {"models", "losses", "npr", "vector", "face", "data", "eval", "styles", "pipeline", "train", "batch", "video", "web", "commands", "cli"}
 # part -> the parts it may import (besides itself)
 ALLOWED = {
     "apdraw": set(),
@@ -26,6 +26,8 @@ ALLOWED = {
     "models": BASE,
     "losses": BASE | {"models"},
     "npr": BASE,
+    # raster drawing -> polylines -> SVG / G-code (plotters); knows images, not faces
+    "vector": BASE,
     # the face pipeline may run a model (the parser mask backend); data preprocessing may run
     # the face pipeline and the NPR engine, and computes the DT loss's targets
     "face": BASE | {"models"},
@@ -33,9 +35,12 @@ ALLOWED = {
     # assembly
     "eval": BASE | {"models"},
     "styles": BASE | {"models", "npr", "face"},
-    "pipeline": BASE | {"face", "styles"},
+    "pipeline": BASE | {"face", "styles", "vector"},
     "train": BASE | {"data", "models", "losses", "eval", "face", "npr"},
     "batch": BASE,
+    "video": BASE | {"face", "styles"},
+    # `apdraw serve`: a queue and HTTP around the pipeline
+    "web": BASE | {"pipeline", "styles", "face", "batch", "vector"},
     # the command line may use everything
     "commands": EVERYTHING,
     "cli": BASE | {"commands"},

@@ -20,12 +20,14 @@ from apdraw.registry import Entry, Registry
 COMMANDS: Registry[Entry] = Registry("command")
 for _name, _help in (
     ("draw", "draw portraits from photos"),
+    ("video", "draw every frame of a video"),
     ("styles", "list the drawing styles"),
     ("align", "align faces and write landmarks and masks"),
     ("parse", "segment faces into 19 classes"),
     ("eval", "score drawings against reference drawings"),
     ("train", "train a model"),
     ("export", "turn a training checkpoint into shipped weights"),
+    ("serve", "web UI and HTTP API for drawing photos"),
 ):
     COMMANDS.register(Entry(_name, _help, f"apdraw.commands.{_name}"))
 

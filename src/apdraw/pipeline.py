@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from apdraw.face import Face, FacePipeline
     from apdraw.styles import Drawer
+    from apdraw.vector import VectorConfig
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Drawing:
     image: np.ndarray
     face: "Face"
     photo_hw: tuple[int, int]
-    # Vector strokes will join here (plotter output); None until a vectoriser fills them.
+    # Vector strokes (plotter output): None until :meth:`trace_strokes` fills them.
     strokes: Any = field(default=None, repr=False)
 
     @property
@@ -71,6 +72,44 @@ class Drawing:
 
         return paste_back(self.image, self.face, self.photo_hw)
 
+    def trace_strokes(self, config: "VectorConfig | None" = None, mm_per_px: float | None = None) -> list[np.ndarray]:
+        """The drawing as pen strokes, also kept in :attr:`strokes` (see :mod:`apdraw.vector`).
+
+        Args:
+            config: a :class:`apdraw.vector.VectorConfig` (default settings when None).
+            mm_per_px: the scale it will be plotted at (default: ``image`` filling the config's page).
+
+        Returns:
+            merged polylines in plotting order, each (K, 2) float64 (x, y) in ``image`` pixels:
+            stroke centre-lines, fill outlines and hatch lines.
+        """
+        from apdraw.vector import trace_lines
+
+        self.strokes = trace_lines(self.image, config, mm_per_px)
+        return self.strokes
+
+    def strokes_in_photo(self, config: "VectorConfig | None" = None, mm_per_px: float | None = None) -> list[np.ndarray]:
+        """:meth:`trace_strokes` mapped into the photo's pixels (clipped to the photo).
+
+        ``mm_per_px`` is the plot's scale in photo pixels (default: the photo filling the page).
+        """
+        from apdraw.vector import VectorConfig, crop, fit_scale
+
+        cfg = config or VectorConfig()
+        h, w = self.photo_hw
+        m = np.asarray(self.matrix, np.float64)
+        s = self.image.shape[0]
+        size = getattr(self.face, "size", s)
+        if s != size:  # as paste_back: the matrix is for a size x size frame
+            k = s / size
+            m = np.concatenate([m[:, :2] * k, (m[:, 2:] + 0.5) * k - 0.5], 1)
+        a_inv = np.linalg.inv(m[:, :2])
+        photo_mm = mm_per_px or fit_scale((h, w), cfg)
+        # One drawing pixel spans 1 / |det A|^(1/2) photo pixels.
+        strokes = self.trace_strokes(cfg, photo_mm / float(np.sqrt(abs(np.linalg.det(m[:, :2])))))
+        mapped = [(line - m[:, 2]) @ a_inv.T for line in strokes]
+        return crop(mapped, -0.5, -0.5, w - 0.5, h - 0.5)
+
 
 def compose_in_photo(drawings: list[Drawing], photo_hw: tuple[int, int]) -> np.ndarray:
     """All drawings of one photo in its frame: (H, W) uint8, the darkest ink wins where faces overlap."""
@@ -78,6 +117,14 @@ def compose_in_photo(drawings: list[Drawing], photo_hw: tuple[int, int]) -> np.n
     for d in drawings:
         canvas = np.minimum(canvas, d.in_photo)
     return canvas
+
+
+def compose_strokes_in_photo(drawings: list[Drawing], photo_hw: tuple[int, int], config: "VectorConfig | None" = None) -> list[np.ndarray]:
+    """The pen strokes of all drawings of one photo in its pixels, ordered as one plot: (K, 2) float64 (x, y) each."""
+    from apdraw.vector import order
+
+    lines = [line for d in drawings for line in d.strokes_in_photo(config)]
+    return order(lines)
 
 
 class PortraitPipeline:

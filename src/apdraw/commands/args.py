@@ -36,3 +36,54 @@ def output_size(text: str) -> int:
     if value > MAX_OUTPUT_SIZE:
         raise argparse.ArgumentTypeError(f"at most {MAX_OUTPUT_SIZE}, got {value}")
     return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+# What `apdraw draw --format` may write, in the order the files are claimed.
+OUTPUT_FORMATS = ("png", "svg", "gcode")
+
+
+def output_formats(text: str) -> tuple[str, ...]:
+    """Comma-separated output formats (png, svg, gcode), e.g. ``png,svg``: a tuple without repeats, in OUTPUT_FORMATS order."""
+    items = [t.strip().lower() for t in text.split(",")]
+    bad = [t for t in items if t not in OUTPUT_FORMATS]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(map(repr, bad)) or repr(text)}; "
+                                         f"choose from {', '.join(OUTPUT_FORMATS)}, comma-separated (e.g. png,svg)")
+    return tuple(f for f in OUTPUT_FORMATS if f in items)
+
+
+def paper_size(text: str) -> str:
+    """A paper name (A4, letter, ...) or WIDTHxHEIGHT in mm; returned as given once it parses."""
+    from apdraw.vector.config import parse_paper
+
+    try:
+        parse_paper(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
