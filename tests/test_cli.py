@@ -222,3 +222,21 @@ def test_size_is_bounded_and_output_folder_must_not_be_a_file(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["draw", str(EXAMPLES), "-o", str(tmp_path / "o"), "--max-pixels", "-1"])
     assert info.value.code == 2
+
+
+def test_workers_give_the_same_files_and_failures(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for p in EXAMPLES.glob("*.[jp][pn]g"):
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    Image.new("RGB", (64, 64), "white").save(folder / "blank.png")
+    outs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        assert main(["draw", str(folder), "-o", str(out), "--style", "npr", "--faces", "all", "--workers", str(workers)]) == 1
+        err = capsys.readouterr().err
+        assert "broken.jpg: the JPEG file is truncated or corrupt" in err and "blank.png: no face found" in err
+        assert "Traceback" not in err
+        outs[workers] = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert outs[1] == outs[2] and len(outs[1]) >= 2

@@ -26,7 +26,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -205,12 +205,61 @@ def check_out_dir(out_dir: Path) -> None:
             return
 
 
+def _guarded(compute: Callable[[Path], Any], path: Path) -> tuple[bool, Any]:
+    """``(True, compute(path))``, or ``(False, exception)``; unexpected exceptions become an "internal error" with the traceback."""
+    try:
+        return True, compute(path)
+    except (ImageLoadError, NoFaceError, FileNotFoundError) as exc:
+        return False, exc
+    except MemoryError:
+        return False, MemoryError("out of memory while processing this image")
+    except Exception as exc:  # noqa: BLE001 - reported as an internal error by the parent
+        return False, RuntimeError(f"internal error {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+
+
+def _results(compute: Callable[[Path], Any], paths: list[Path], workers: int,
+             initializer: Callable[..., None] | None, initargs: tuple) -> Iterator[tuple[bool, Any]]:
+    """``_guarded(compute, path)`` for every path, in order; in ``workers`` threads when > 1.
+
+    Threads, not processes: the networks, MediaPipe, OpenCV and numpy release the GIL
+    while they work, and threads share the start-up (measured on 2 cores, 60 FS2K photos:
+    2 threads 1.79x one, 2 spawned processes 1.40x). At most 2 x workers photos are in
+    flight, so memory stays bounded on any number of inputs.
+    """
+    if workers <= 1 or len(paths) <= 1:
+        if initializer is not None:
+            initializer(*initargs)
+        for path in paths:
+            yield _guarded(compute, path)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(workers, len(paths)), initializer=initializer, initargs=initargs) as pool:
+        pending: deque = deque()
+        todo = iter(paths)
+        for path in todo:
+            pending.append(pool.submit(_guarded, compute, path))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(_guarded, compute, nxt))
+            yield result
+
+
 def run_batch(
     inputs: Sequence[str],
     out_dir: Path,
-    process: Callable[[Path, Path, OutputNames], None],
+    process: Callable[..., None],
     desc: str,
     verb: str = "processed",
+    compute: Callable[[Path], Any] | None = None,
+    workers: int = 1,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple = (),
 ) -> BatchReport:
     """Call ``process(image_path, output_stem, names)`` for every input image.
 
@@ -218,6 +267,12 @@ def run_batch(
     problems (unreadable image, no face, ...) are recorded as failures with their
     message; unexpected exceptions too, with the exception type, so that one bad
     file never loses the rest of the batch. Prints the summary to stderr.
+
+    With ``compute``, each input's heavy work ``compute(path) -> result`` runs
+    first, in ``workers`` threads when > 1 (each set up once by
+    ``initializer(*initargs)``, e.g. to build its own models), and
+    ``process(path, stem, names, result)`` writes the outputs in this thread, in
+    input order: the output names are the same whatever the number of workers.
 
     Raises:
         UsageError: the output folder is a file or cannot be created (nothing was done).
@@ -230,14 +285,29 @@ def run_batch(
     pairs, skipped = collect_inputs(inputs)
     names = OutputNames(out_dir)
     report = BatchReport(skipped=skipped)
+    results = _results(compute, [p for p, _ in pairs], workers, initializer, initargs) if compute else None
     for path, stem in tqdm(pairs, desc=desc, unit="img", dynamic_ncols=True, disable=None):
         try:
-            process(path, stem, names)
+            if results is None:
+                process(path, stem, names)
+            else:
+                ok, result = next(results)
+                if not ok:
+                    raise result
+                process(path, stem, names, result)
             report.done.append(path)
         except (ImageLoadError, NoFaceError, FileNotFoundError) as exc:
             report.failed.append((path, str(exc).removeprefix(f"{path}: ")))
         except MemoryError:
             report.failed.append((path, "out of memory while processing this image"))
+        except RuntimeError as exc:
+            if str(exc).startswith("internal error"):  # from _guarded: the traceback is in the message
+                message, _, trace = str(exc).partition("\n")
+                report.failed.append((path, message))
+                print(trace, file=sys.stderr)
+            else:
+                report.failed.append((path, f"internal error RuntimeError: {exc}"))
+                traceback.print_exc(file=sys.stderr)
         except Exception as exc:  # noqa: BLE001 - keep the batch going; report the bug
             report.failed.append((path, f"internal error {type(exc).__name__}: {exc}"))
             traceback.print_exc(file=sys.stderr)
@@ -246,11 +316,14 @@ def run_batch(
     return report
 
 
-def run_command(command: str, inputs: Sequence[str], out_dir: Path,
-                process: Callable[[Path, Path, OutputNames], None], desc: str, verb: str) -> int:
-    """:func:`run_batch` for a CLI command: its exit status (0 all done, 1 some failed or skipped, 2 usage error)."""
+def run_command(command: str, inputs: Sequence[str], out_dir: Path, process: Callable[..., None], desc: str,
+                verb: str, **parallel: Any) -> int:
+    """:func:`run_batch` for a CLI command: its exit status (0 all done, 1 some failed or skipped, 2 usage error).
+
+    ``parallel``: run_batch's ``compute``, ``workers``, ``initializer``, ``initargs``.
+    """
     try:
-        report = run_batch(inputs, out_dir, process, desc=desc, verb=verb)
+        report = run_batch(inputs, out_dir, process, desc=desc, verb=verb, **parallel)
     except UsageError as exc:
         print(f"apdraw {command}: {exc}", file=sys.stderr)
         return 2

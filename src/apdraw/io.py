@@ -252,8 +252,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
-def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write an image atomically; the format follows the suffix (PNG, JPEG, ...).
+def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
+    """An image's file bytes in the format of ``suffix`` (".png", ".jpg", ...).
 
     Args:
         image: (H, W) or (H, W, 3) uint8 (RGB), or float in [0, 1].
@@ -261,11 +261,23 @@ def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
     arr = np.asarray(image)
     if arr.dtype != np.uint8:
         arr = np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    fmt = Image.registered_extensions().get(suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: unknown image suffix")
+        raise ValueError(f"{suffix}: unknown image suffix")
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write an image atomically; the format follows the suffix (PNG, JPEG, ...). See :func:`encode_image`."""
+    save_bytes(path, encode_image(image, Path(path).suffix))
+
+
+def save_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes atomically."""
     with atomic_write(path) as f:
-        Image.fromarray(arr).save(f, format=fmt)
+        f.write(data)
 
 
 def save_text(path: str | os.PathLike, text: str) -> None:

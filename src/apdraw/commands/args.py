@@ -8,26 +8,24 @@ import argparse
 MAX_OUTPUT_SIZE = 8192
 
 
-def positive_int(text: str) -> int:
-    """An integer > 0."""
+def _int(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}" if minimum == 1 else f"must be >= {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer > 0."""
+    return _int(text, 1)
 
 
 def non_negative_int(text: str) -> int:
     """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+    return _int(text, 0)
 
 
 def output_size(text: str) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+import threading
 from pathlib import Path
 
 from apdraw.commands.args import (
@@ -44,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", choices=DETECTORS.names(), default=DETECTORS.default, help="face detector and 5-point landmarks")
     p.add_argument("--masks", choices=MASK_BACKENDS.names(), default=MASK_BACKENDS.default, help="; ".join(f"{m.name}: {m.help}" for m in MASK_BACKENDS))
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression bombs); default %(default)d")
+    p.add_argument("--workers", type=positive_int, default=1, help="threads drawing photos in parallel, each with its own models (2 on a 2-core machine: see docs/BENCHMARKS.md); default 1")
     v = VectorConfig()
     g = p.add_argument_group("plotter output (--format svg, gcode)")
     g.add_argument("--format", type=output_formats, default=("png",), metavar="FORMATS", help="what to write, comma-separated: png (the drawing), svg (pen strokes), gcode (for a pen plotter); default png")
@@ -66,16 +68,6 @@ def vector_config(args: argparse.Namespace) -> VectorConfig:
     ).check()  # fmt: skip
 
 
-def _write_plot(targets: dict, plot, cfg: VectorConfig) -> None:
-    from apdraw.io import save_text
-    from apdraw.vector import to_gcode
-
-    if "svg" in targets:
-        save_text(targets["svg"], plot.svg())
-    if "gcode" in targets:
-        save_text(targets["gcode"], to_gcode(plot, cfg))
-
-
 def _resize(img, size: int):
     import cv2
 
@@ -87,10 +79,78 @@ def _resize(img, size: int):
     return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp)
 
 
+# --------------------------------------------------------------------------- the work of one photo
+# _setup builds the pipeline once per worker thread (its own models: MediaPipe graphs are
+# not shared between threads); _render draws one photo into file bytes.
+
+_STATE = threading.local()
+
+
+def _setup(options: dict) -> None:
+    """Build the pipeline of one worker thread (the main thread with --workers 1)."""
+    from apdraw.pipeline import PortraitPipeline
+
+    if options["workers"] > 1:
+        import torch
+
+        # One torch thread per worker: the workers are the parallelism (and the per-call
+        # thread settings of apdraw.runtime.torch_threads then never race).
+        torch.set_num_threads(1)
+
+    # The models' many small objects live until exit: building them with the cycle collector
+    # off, then freezing them out of its reach, saves about 0.2 s of collections at start-up
+    # and 0.3 s of tear-down at exit (measured, one photo on the 2-core machine).
+    gc.disable()
+    try:
+        _STATE.pipe = PortraitPipeline.from_style(
+            options["style"], options["weights"], detector=options["detector"], masks=options["masks"],
+            max_faces=options["max_faces"], max_pixels=options["max_pixels"],
+        )  # fmt: skip
+    finally:
+        gc.enable()
+        gc.freeze()
+    _STATE.options = options
+
+
+def _render(path: Path) -> list[tuple[str, dict[str, bytes]]]:
+    """One photo -> its outputs: (stem tail such as "" or "_face1", format -> file bytes).
+
+    The files are encoded here, in the worker, so that the parent process only writes them.
+    """
+    from apdraw.batch import NoFaceError
+    from apdraw.io import encode_image
+    from apdraw.pipeline import compose_in_photo, compose_strokes_in_photo
+
+    o = _STATE.options
+    drawings = _STATE.pipe(path)
+    if not drawings:
+        raise NoFaceError("no face found")
+    cfg, size, formats = o["vector"], o["size"], o["formats"]
+
+    def files(image, lines, hw) -> dict[str, bytes]:
+        out = {}
+        if "png" in formats:
+            out["png"] = encode_image(_resize(image(), size) if size else image())
+        if set(formats) - {"png"}:
+            from apdraw.vector import Plot, to_gcode
+
+            plot = Plot.from_pixels(lines(), hw, cfg)
+            if "svg" in formats:
+                out["svg"] = plot.svg().encode("utf-8")
+            if "gcode" in formats:
+                out["gcode"] = to_gcode(plot, cfg).encode("ascii")
+        return out
+
+    if o["frame"] == "photo":
+        hw = drawings[0].photo_hw
+        return [("", files(lambda: compose_in_photo(drawings, hw), lambda: compose_strokes_in_photo(drawings, hw, cfg), hw))]
+    return [("" if len(drawings) == 1 else f"_face{i}", files(lambda d=d: d.image, lambda d=d: d.trace_strokes(cfg), d.image.shape))
+            for i, d in enumerate(drawings)]
+
+
 def run(args: argparse.Namespace) -> int:
-    from apdraw.batch import NoFaceError, OutputNames, UsageError, check_out_dir, run_command
-    from apdraw.io import save_image
-    from apdraw.pipeline import PortraitPipeline, compose_in_photo, compose_strokes_in_photo
+    from apdraw.batch import OutputNames, UsageError, check_out_dir, run_command
+    from apdraw.io import save_bytes
 
     try:
         check_out_dir(args.out)
@@ -100,45 +160,33 @@ def run(args: argparse.Namespace) -> int:
         return 2
     formats = args.format
     patterns = [f"{{}}.{fmt}" for fmt in formats]
-    # The models' many small objects live until exit: building them with the cycle collector
-    # off, then freezing them out of its reach, saves about 0.2 s of collections at start-up
-    # and 0.3 s of tear-down at exit (measured, one photo on the 2-core machine).
-    gc.disable()
-    try:
-        pipe = PortraitPipeline.from_style(
-            args.style, args.weights, detector=args.detector, masks=args.masks,
-            max_faces=1 if args.faces == "largest" else None, max_pixels=args.max_pixels,
-        )  # fmt: skip
-    except (ValueError, FileNotFoundError) as exc:  # incl. unknown names and WeightsError
-        print(f"apdraw draw: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        gc.enable()
-        gc.freeze()
+    options = dict(style=args.style, weights=args.weights, detector=args.detector, masks=args.masks,
+                   max_faces=1 if args.faces == "largest" else None, max_pixels=args.max_pixels, frame=args.frame,
+                   size=args.size, formats=formats, vector=cfg, workers=args.workers)
+    if args.workers == 1:
+        # Build here, so that a bad style or weights file is a usage error before any work.
+        try:
+            _setup(options)
+        except (ValueError, FileNotFoundError) as exc:  # incl. unknown names and WeightsError
+            print(f"apdraw draw: {exc}", file=sys.stderr)
+            return 2
+    else:
+        try:  # the same checks, without building the models in this process
+            from apdraw.styles import STYLES, build_drawer
 
-    def process(path: Path, stem: Path, names: OutputNames) -> None:
-        drawings = pipe(path)
-        if not drawings:
-            raise NoFaceError("no face found")
-        if args.frame == "photo":
-            targets = dict(zip(formats, names.claim(stem, patterns, path)))
-            hw = drawings[0].photo_hw
-            if "png" in targets:
-                canvas = compose_in_photo(drawings, hw)
-                save_image(targets["png"], _resize(canvas, args.size) if args.size else canvas)
-            if len(targets) > ("png" in targets):
-                from apdraw.vector import Plot
+            if STYLES.get(args.style).learned and args.weights is not None:
+                build_drawer(args.style, args.weights)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"apdraw draw: {exc}", file=sys.stderr)
+            return 2
 
-                _write_plot(targets, Plot.from_pixels(compose_strokes_in_photo(drawings, hw, cfg), hw, cfg), cfg)
-            return
-        for i, d in enumerate(drawings):
-            face_stem = stem if len(drawings) == 1 else stem.with_name(f"{stem.name}_face{i}")
-            targets = dict(zip(formats, names.claim(face_stem, patterns, path)))
-            if "png" in targets:
-                save_image(targets["png"], _resize(d.image, args.size) if args.size else d.image)
-            if len(targets) > ("png" in targets):
-                from apdraw.vector import Plot
+    def process(path: Path, stem: Path, names: OutputNames, rendered: list) -> None:
+        for tail, files in rendered:
+            item = stem.with_name(stem.name + tail) if tail else stem
+            for fmt, target in zip(formats, names.claim(item, patterns, path)):
+                save_bytes(target, files[fmt])
 
-                _write_plot(targets, Plot.from_pixels(d.trace_strokes(cfg), d.image.shape, cfg), cfg)
-
-    return run_command("draw", args.inputs, args.out, process, desc="drawing", verb="drew")
+    parallel = dict(compute=_render, workers=args.workers)
+    if args.workers > 1:
+        parallel.update(initializer=_setup, initargs=(options,))
+    return run_command("draw", args.inputs, args.out, process, desc="drawing", verb="drew", **parallel)
