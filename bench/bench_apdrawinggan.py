@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from apdraw.face import TEMPLATE_512, local_boxes, txt_landmarks
-    from apdraw.models.apdrawinggan import APDrawingGAN, boxes_array, full_config
+    from apdraw.models.apdrawinggan import APDrawingGAN, full_config
+    from apdraw.parts import boxes_array
     from apdraw.models.layers import count_parameters
 
     torch.manual_seed(0)

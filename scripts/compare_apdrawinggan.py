@@ -37,7 +37,7 @@ from apdraw.data.paired import AlignedPair, preprocess
 from apdraw.eval.metrics import STROKE_THRESHOLD, chamfer_distance, ssim
 from apdraw.face import local_boxes, txt_landmarks
 from apdraw.io import save_image, save_text
-from apdraw.models.apdrawinggan import boxes_array
+from apdraw.parts import boxes_array
 from apdraw.data.paired import DataConfig, build_records
 from apdraw.train.tasks.apdrawinggan import model_from_checkpoint
 

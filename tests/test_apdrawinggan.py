@@ -38,14 +38,11 @@ from apdraw.models.apdrawinggan import (
 )
 from apdraw.data.sampling import SampleKey
 from apdraw.models.layers import count_parameters
-from apdraw.parts import PART_NAMES, fit_boxes
+from apdraw.parts import boxes_array, fit_boxes
 from apdraw.styles import apdrawinggan_drawer, apdrawinggan_inputs
 from apdraw.train.loop import LoopConfig, run_training
 from apdraw.train.tasks import apdrawinggan as T
 
-
-def boxes_array(boxes) -> np.ndarray:
-    return np.array([list(boxes[p]) for p in PART_NAMES], np.int64)
 
 TINY_G = GeneratorConfig(
     resolution=256,

@@ -9,6 +9,11 @@ linearly with the frame: at 512² eyes are 112x80, the nose 96x96, the mouth 128
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
 #: Part order everywhere: left eye, right eye, nose, mouth ("left" is the image left).
 PART_NAMES = ("eyel", "eyer", "nose", "mouth")
 #: The two large regions with their own local networks: hair and background.
@@ -22,6 +27,13 @@ def box_sizes(resolution: int) -> dict[str, tuple[int, int]]:
     """(W, H) of each part box at ``resolution`` (rounded; exact for multiples of 256)."""
     ratio = resolution / 256.0
     return {name: (int(round(w * ratio)), int(round(h * ratio))) for name, (w, h) in BOX_SIZES_256.items()}
+
+
+def boxes_array(boxes) -> "np.ndarray":
+    """{"eyel": (x0, y0, x1, y1), ...} (as ``FaceMasks.boxes``) -> (4, 4) int64 array in PART_NAMES order."""
+    import numpy as np
+
+    return np.array([list(boxes[p]) for p in PART_NAMES], np.int64)
 
 
 def fit_boxes(boxes, from_size: int, resolution: int):

@@ -75,7 +75,7 @@ STYLES: Registry[StyleSpec] = Registry("style")
 STYLES.register(StyleSpec(
     "apdrawinggan", "learned APDrawingGAN pencil line drawing (shipped weights: FS2K sketch type 0)",
     "apdraw.styles:apdrawinggan_drawer", default_weights="apdrawinggan_fs2k.safetensors",
-    model_card="APDRAWINGGAN_MODEL_CARD.md",
+    model_card="APDRAWINGGAN_MODEL_CARD.md", options=("runtime",),
 ))  # fmt: skip
 STYLES.register(StyleSpec("npr", "classical pen drawing (no learned weights)", "apdraw.styles:npr_drawer"))
 
@@ -115,27 +115,89 @@ def npr_drawer(weights: Path | None) -> Drawer:
     return draw
 
 
-def apdrawinggan_inputs(faces: Sequence["Face"]) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
-    """Aligned faces -> the tensors :meth:`apdraw.models.apdrawinggan.APDrawingGAN.draw` takes.
+def apdrawinggan_arrays(faces: Sequence["Face"]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Aligned faces -> the arrays of APDrawingGAN's ``draw`` (torch or ONNX runtime), without torch.
 
     Returns ``photos`` (B, 3, S, S) uint8 RGB, ``boxes`` (B, 4, 4) int64 part boxes
     (x0, y0, x1, y1) in :data:`apdraw.parts.PART_NAMES` order, and ``fg`` (B, 1, S, S)
-    float foreground in {0, 1}. Needs faces with masks (a pipeline with a mask backend).
+    float32 foreground in {0, 1}. Needs faces with masks (a pipeline with a mask backend).
     """
-    import torch
-
-    from apdraw.parts import PART_NAMES
+    from apdraw.parts import boxes_array
 
     if any(f.masks is None for f in faces):
         raise ValueError("APDrawingGAN needs faces with masks (build FacePipeline with a mask backend)")
-    photos = torch.from_numpy(np.stack([f.aligned for f in faces])).permute(0, 3, 1, 2)
-    boxes = torch.from_numpy(np.stack([np.array([list(f.masks.boxes[p]) for p in PART_NAMES], np.int64) for f in faces]))
-    fg = torch.from_numpy(np.stack([np.asarray(f.masks.fg) >= 128 for f in faces])).float()[:, None]
+    photos = np.stack([f.aligned for f in faces]).transpose(0, 3, 1, 2)
+    boxes = np.stack([boxes_array(f.masks.boxes) for f in faces])
+    fg = np.stack([np.asarray(f.masks.fg) >= 128 for f in faces]).astype(np.float32)[:, None]
     return photos, boxes, fg
 
 
-def apdrawinggan_drawer(weights: Path | None, batch_size: int = 4) -> Drawer:
-    """The APDrawingGAN generator (shipped weights unless ``weights``); eval mode, deterministic, batched."""
+def apdrawinggan_inputs(faces: Sequence["Face"]) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+    """Aligned faces -> the tensors :meth:`apdraw.models.apdrawinggan.APDrawingGAN.draw` takes.
+
+    :func:`apdrawinggan_arrays` as tensors: ``photos`` (B, 3, S, S) uint8, ``boxes``
+    (B, 4, 4) int64, ``fg`` (B, 1, S, S) float in {0, 1}.
+    """
+    import torch
+
+    return tuple(torch.from_numpy(a) for a in apdrawinggan_arrays(faces))  # type: ignore[return-value]
+
+
+RUNTIMES = ("torch", "onnx")
+
+
+def apdrawinggan_onnx(weights: Path | None) -> Path:
+    """The ONNX graph for ``weights``: itself when it is a ``.onnx`` file, else its cached export.
+
+    A weights file (default: the shipped one) is exported once, on first use, to
+    :func:`apdraw.models.onnx_runtime.cached_graph_path` (that needs torch, onnx and
+    onnxscript; later runs load the cached graph without them).
+    """
+    from apdraw.models.onnx_runtime import cached_graph_path
+
+    if weights is not None and weights.suffix == ".onnx":
+        return weights
+    src = weights if weights is not None else STYLES.get("apdrawinggan").weights_path
+    if not src.is_file():
+        raise FileNotFoundError(f"{src}: no such weights file")
+    path = cached_graph_path(src, "apdrawinggan")
+    if not path.is_file():
+        try:
+            import onnx  # noqa: F401
+            import onnxscript  # noqa: F401
+        except ImportError:
+            raise ImportError(f"{src} is not exported to ONNX yet and exporting needs onnx and onnxscript "
+                              f'(pip install -e ".[test]"), or give --weights a file written by '
+                              "`apdraw export apdrawinggan SRC OUT.onnx`") from None  # fmt: skip
+        from apdraw.models.apdrawinggan import APDrawingGAN, export_onnx
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(APDrawingGAN.from_pretrained(src), path)
+    return path
+
+
+def apdrawinggan_drawer(weights: Path | None, batch_size: int = 4, runtime: str = "torch") -> Drawer:
+    """The APDrawingGAN generator (shipped weights unless ``weights``); eval mode, deterministic, batched.
+
+    ``runtime="onnx"`` runs the exported graph with onnxruntime instead of torch
+    (``weights`` may then also be a ``.onnx`` file); its drawings are within one gray
+    level of torch's.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; use one of {list(RUNTIMES)}")
+    if runtime == "onnx":
+        from apdraw.models.onnx_runtime import OnnxAPDrawingGAN
+
+        onnx_model = OnnxAPDrawingGAN(apdrawinggan_onnx(weights))
+
+        def draw_onnx(faces: Sequence["Face"]) -> list[np.ndarray]:
+            out: list[np.ndarray] = []
+            for i in range(0, len(faces), batch_size):
+                out.extend(onnx_model.draw(*apdrawinggan_arrays(faces[i : i + batch_size])))
+            return out
+
+        return draw_onnx
+
     from apdraw.models.apdrawinggan import APDrawingGAN
 
     model = APDrawingGAN.from_pretrained(weights)

@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", choices=DETECTORS.names(), default=DETECTORS.default, help="face detector and 5-point landmarks")
     p.add_argument("--masks", choices=MASK_BACKENDS.names(), default=MASK_BACKENDS.default, help="; ".join(f"{m.name}: {m.help}" for m in MASK_BACKENDS))
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression bombs); default %(default)d")
+    p.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the apdrawinggan generator with torch, or with onnxruntime (extra: .[onnx]; within 1 gray level of torch; the shipped or --weights safetensors are exported once to ~/.cache/apdraw, or give --weights a .onnx file from `apdraw export`); default %(default)s")
     p.add_argument("--workers", type=positive_int, default=1, help="threads drawing photos in parallel, each with its own models (2 on a 2-core machine: see docs/BENCHMARKS.md); default 1")
     v = VectorConfig()
     g = p.add_argument_group("plotter output (--format svg, gcode)")
@@ -86,6 +87,11 @@ def _resize(img, size: int):
 _STATE = threading.local()
 
 
+def style_options(options: dict) -> dict:
+    """The style factory's options of the command line (only those set away from their defaults)."""
+    return {"runtime": options["runtime"]} if options["runtime"] != "torch" else {}
+
+
 def _setup(options: dict) -> None:
     """Build the pipeline of one worker thread (the main thread with --workers 1)."""
     from apdraw.pipeline import PortraitPipeline
@@ -104,7 +110,7 @@ def _setup(options: dict) -> None:
     try:
         _STATE.pipe = PortraitPipeline.from_style(
             options["style"], options["weights"], detector=options["detector"], masks=options["masks"],
-            max_faces=options["max_faces"], max_pixels=options["max_pixels"],
+            max_faces=options["max_faces"], max_pixels=options["max_pixels"], **style_options(options),
         )  # fmt: skip
     finally:
         gc.enable()
@@ -162,21 +168,23 @@ def run(args: argparse.Namespace) -> int:
     patterns = [f"{{}}.{fmt}" for fmt in formats]
     options = dict(style=args.style, weights=args.weights, detector=args.detector, masks=args.masks,
                    max_faces=1 if args.faces == "largest" else None, max_pixels=args.max_pixels, frame=args.frame,
-                   size=args.size, formats=formats, vector=cfg, workers=args.workers)
+                   size=args.size, formats=formats, vector=cfg, workers=args.workers, runtime=args.runtime)
     if args.workers == 1:
         # Build here, so that a bad style or weights file is a usage error before any work.
         try:
             _setup(options)
-        except (ValueError, FileNotFoundError) as exc:  # incl. unknown names and WeightsError
+        except (ValueError, FileNotFoundError, ImportError) as exc:  # incl. unknown names, WeightsError, no onnxruntime
             print(f"apdraw draw: {exc}", file=sys.stderr)
             return 2
     else:
         try:  # the same checks, without building the models in this process
             from apdraw.styles import STYLES, build_drawer
 
-            if STYLES.get(args.style).learned and args.weights is not None:
-                build_drawer(args.style, args.weights)
-        except (ValueError, FileNotFoundError) as exc:
+            if STYLES.get(args.style).learned and (args.weights is not None or args.runtime != "torch"):
+                build_drawer(args.style, args.weights, **style_options(options))  # also exports the ONNX graph once
+            elif args.runtime != "torch":
+                build_drawer(args.style, **style_options(options))  # a style without runtimes: the usage error
+        except (ValueError, FileNotFoundError, ImportError) as exc:
             print(f"apdraw draw: {exc}", file=sys.stderr)
             return 2
 

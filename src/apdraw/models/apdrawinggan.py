@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from apdraw.models.layers import NormKind, PatchGAN, ResnetBlock, UNet, check_shape, init_weights, norm_layer
-from apdraw.parts import PART_NAMES, REGION_NAMES, fit_boxes
+from apdraw.parts import PART_NAMES, REGION_NAMES, box_sizes, fit_boxes
 from apdraw.runtime import torch_threads
 
 PARTS = PART_NAMES
@@ -98,29 +98,51 @@ def compact_config() -> tuple[GeneratorConfig, DiscriminatorConfig]:
     return g, d
 
 
-def crop(x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    """Crop one box per sample: x (B, C, H, W), boxes (B, 4) -> (B, C, h, w) (all boxes the same size)."""
-    return torch.stack([x[b, :, int(y0) : int(y1), int(x0) : int(x1)] for b, (x0, y0, x1, y1) in enumerate(boxes.tolist())])
+def crop(x: torch.Tensor, boxes: torch.Tensor, hw: tuple[int, int] | None = None) -> torch.Tensor:
+    """Crop one box per sample: x (B, C, H, W), boxes (B, 4) -> (B, C, h, w) (all boxes the same size).
+
+    ``hw``: the boxes' (h, w); None reads it from the first box (eager only: an
+    exported graph needs it static). Tensor-only indexing (``gather``), so the
+    generator exports whole to ONNX; the values are exactly those of slicing.
+    """
+    if hw is None:
+        x0, y0, x1, y1 = boxes[0].tolist()
+        hw = (y1 - y0, x1 - x0)
+    h, w = hw
+    b, c, _, width = x.shape
+    ys = boxes[:, 1:2] + torch.arange(h, device=x.device)  # (B, h)
+    xs = boxes[:, 0:1] + torch.arange(w, device=x.device)  # (B, w)
+    rows = torch.gather(x, 2, ys[:, None, :, None].expand(b, c, h, width))
+    return torch.gather(rows, 3, xs[:, None, None, :].expand(b, c, h, w))
+
+
+def _inside(boxes: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column membership of boxes (..., 4): (..., height) and (..., width) bool."""
+    ys = torch.arange(height, device=boxes.device)
+    xs = torch.arange(width, device=boxes.device)
+    return (ys >= boxes[..., 1:2]) & (ys < boxes[..., 3:4]), (xs >= boxes[..., 0:1]) & (xs < boxes[..., 2:3])
 
 
 def paste(patch: torch.Tensor, boxes: torch.Tensor, size: int, fill: float = 1.0) -> torch.Tensor:
     """Inverse of :func:`crop`: place (B, C, h, w) patches into ``fill``-valued (B, C, size, size) canvases."""
-    out = []
-    for b, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
-        out.append(F.pad(patch[b], (x0, size - x1, y0, size - y1), value=fill))
-    return torch.stack(out)
+    b, c, h, w = patch.shape
+    r = torch.arange(size, device=patch.device)
+    ys = (r - boxes[:, 1:2]).clamp(0, h - 1)  # (B, size): the patch row of each canvas row
+    xs = (r - boxes[:, 0:1]).clamp(0, w - 1)
+    rows = torch.gather(patch, 2, ys[:, None, :, None].expand(b, c, size, w))
+    full = torch.gather(rows, 3, xs[:, None, None, :].expand(b, c, size, size))
+    in_y, in_x = _inside(boxes, size, size)
+    return torch.where(in_y[:, None, :, None] & in_x[:, None, None, :], full, torch.full_like(full, fill))
 
 
 def region_masks(fg: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Hair and background regions, as the original defines them: hair = fg minus the part boxes, bg = 1 - fg.
 
-    ``fg``: (B, 1, H, W) in {0, 1}; returns two (B, 1, H, W) float masks.
+    ``fg``: (B, 1, H, W) in {0, 1}; ``boxes`` (B, 4, 4) inside the frame; returns two (B, 1, H, W) float masks.
     """
-    outside = torch.ones_like(fg)
-    for b in range(boxes.shape[0]):
-        for x0, y0, x1, y1 in boxes[b].tolist():
-            outside[b, :, y0:y1, x0:x1] = 0
-    return fg * outside, 1.0 - fg
+    in_y, in_x = _inside(boxes, fg.shape[-2], fg.shape[-1])  # (B, 4, H), (B, 4, W)
+    in_box = (in_y[..., :, None] & in_x[..., None, :]).to(fg.dtype).amax(1, keepdim=True)  # (B, 1, H, W)
+    return fg * (1.0 - in_box), 1.0 - fg
 
 
 def masked(x: torch.Tensor, mask: torch.Tensor, outside: float = -1.0) -> torch.Tensor:
@@ -168,9 +190,10 @@ class HierarchicalGenerator(nn.Module):
             init_weights(self)
 
     def forward(self, photo: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> GeneratorOutput:
-        size = photo.shape[-1]
+        size = int(photo.shape[-1])  # static under ONNX tracing
         g = self.global_net(photo)
-        parts = {p: self.locals[p](crop(photo, boxes[:, i])) for i, p in enumerate(PARTS)}
+        hws = [box_sizes(size)[p][::-1] for p in PARTS]  # static (h, w): the generator exports whole
+        parts = {p: self.locals[p](crop(photo, boxes[:, i], hws[i])) for i, p in enumerate(PARTS)}
         hair_m, bg_m = region_masks(fg, boxes)
         regions = {}
         for name, m in (("hair", hair_m), ("bg", bg_m)):
@@ -282,10 +305,14 @@ class APDrawingGAN(nn.Module):
         check_shape(photos, "photos", (b, 3, size, size))
         check_shape(boxes, "boxes", (b, len(PARTS), 4))
         check_shape(fg, "fg", (b, 1, size, size))
+        return self(photos, boxes, fg)
+
+    def forward(self, photos: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> torch.Tensor:
+        """:meth:`draw` without its checks and ``no_grad``: the whole computation, as exported to ONNX."""
         s = self.cfg.resolution
         x = photos.float() / 127.5 - 1.0
         m = fg.float()
-        size = x.shape[-1]
+        size = int(x.shape[-1])
         if size != s:
             x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
             m = (F.interpolate(m, size=(s, s), mode="bilinear", align_corners=False) >= 0.5).float()
@@ -294,3 +321,71 @@ class APDrawingGAN(nn.Module):
         if size != s:
             y = F.interpolate(y, size=(size, size), mode="bicubic", align_corners=False)
         return ((y[:, 0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+
+
+def export_onnx(model: APDrawingGAN, out: str | Path, size: int = 512, half: bool = True, opset: int = 18) -> Path:
+    """Write ``model``'s whole :meth:`APDrawingGAN.draw` at ``size``² as an ONNX graph.
+
+    Inputs ``photos`` (B, 3, size, size) uint8, ``boxes`` (B, 4, 4) int64 (the
+    ``size`` frame), ``fg`` (B, 1, size, size) float32 in {0, 1}; output
+    ``drawing`` (B, size, size) uint8; B is dynamic. The resizing to the model's
+    resolution and back is inside the graph. ``half``: store as fp16 each weight
+    that fp16 represents exactly (all of them for fp16 weight files), cast back to
+    fp32 when the session loads: lossless, half the size; the arithmetic stays fp32.
+    Needs the ``onnx`` and ``onnxscript`` packages (the ``test`` extra).
+    """
+    import tempfile
+
+    import onnx
+
+    from apdraw.io import atomic_write
+
+    out = Path(out)
+    model = model.float().eval()
+    photos = torch.zeros(2, 3, size, size, dtype=torch.uint8)
+    boxes = fit_boxes(torch.tensor([[[160, 200, 272, 280], [272, 200, 384, 280], [208, 232, 304, 328], [192, 336, 320, 416]]] * 2), size, size)
+    fg = torch.ones(2, 1, size, size)
+    batch = torch.export.Dim("batch", min=1, max=64)
+    threads = model.num_threads
+    model.num_threads = None  # no set_num_threads while tracing
+    try:
+        with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+            # The dynamo exporter (the TorchScript one has no antialiased resize) may write the
+            # weights beside the graph; loading and saving again makes one self-contained file.
+            torch.onnx.export(
+                model, (photos, boxes, fg), str(Path(tmp) / "g.onnx"), input_names=["photos", "boxes", "fg"],
+                output_names=["drawing"], opset_version=opset, dynamo=True, verbose=False,
+                dynamic_shapes=({0: batch}, {0: batch}, {0: batch}),
+            )  # fmt: skip
+            graph = onnx.load(str(Path(tmp) / "g.onnx"))
+    finally:
+        model.num_threads = threads
+    if half:
+        _store_fp16(graph)
+    graph.producer_name = "apdraw"
+    graph.doc_string = f"{FORMAT} draw at {size}x{size}"
+    with atomic_write(out) as f:
+        f.write(graph.SerializeToString())
+    return out
+
+
+def _store_fp16(graph) -> None:
+    """Store an ONNX model's large float initializers as fp16, each followed by a Cast back to float."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = []
+    for init in graph.graph.initializer:
+        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < 16:
+            continue
+        arr = numpy_helper.to_array(init)
+        if not np.array_equal(arr.astype(np.float16).astype(np.float32), arr):
+            continue  # not exactly representable: keep fp32
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(arr.astype(np.float16), name + "_fp16"))
+        nodes.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT))
+    rest = list(graph.graph.node)
+    del graph.graph.node[:]
+    graph.graph.node.extend(nodes + rest)  # the casts ahead of their users: still topologically sorted
+    onnx.checker.check_model(graph)

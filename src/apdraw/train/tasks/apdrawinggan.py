@@ -267,7 +267,28 @@ def model_from_checkpoint(path: str | Path, prefer_ema: bool = True):
     return model.eval()
 
 
-def export(checkpoint: str | Path, out: str | Path, half: bool = True) -> Path:
-    """Write a checkpoint's generator (EMA when kept) as safetensors for ``APDrawingGAN.from_pretrained``."""
-    model = model_from_checkpoint(checkpoint)
-    return model.save(out, half=half, extra={"train_step": str(model.step), "source": Path(checkpoint).name})
+#: What `apdraw export apdrawinggan` writes (`--format`).
+EXPORT_FORMATS = ("safetensors", "onnx")
+
+
+def export(checkpoint: str | Path, out: str | Path, half: bool = True, format: str = "safetensors") -> Path:
+    """Write a checkpoint's generator (EMA when kept) for ``APDrawingGAN.from_pretrained``, or as ONNX.
+
+    ``checkpoint``: a training checkpoint, or a ``.safetensors`` weights file (the
+    shipped one, to make its ONNX graph). ``format="onnx"``: the whole
+    ``APDrawingGAN.draw`` at 512² (:func:`apdraw.models.apdrawinggan.export_onnx`),
+    for ``apdraw draw --runtime onnx --weights OUT``.
+    """
+    from apdraw.models.apdrawinggan import APDrawingGAN, export_onnx
+
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {format!r}; use one of {list(EXPORT_FORMATS)}")
+    if Path(checkpoint).suffix == ".safetensors":
+        model = APDrawingGAN.from_pretrained(checkpoint)
+        extra = {"source": Path(checkpoint).name}
+    else:
+        model = model_from_checkpoint(checkpoint)
+        extra = {"train_step": str(model.step), "source": Path(checkpoint).name}
+    if format == "onnx":
+        return export_onnx(model, out, half=half)
+    return model.save(out, half=half, extra=extra)
