@@ -158,15 +158,19 @@ class PortraitPipeline:
         """A pipeline for a registered style (default: :data:`apdraw.styles.DEFAULT_STYLE`).
 
         ``detector`` and ``masks`` name registered face detectors and mask backends
-        (:mod:`apdraw.face.backends`); ``options`` go to the style's factory.
+        (:mod:`apdraw.face.backends`); ``options`` go to the style's factory. With
+        ``runtime="onnx"`` the detector runs on onnxruntime too where it can
+        (``mtcnn`` -> ``mtcnn-onnx``): the whole pipeline then runs without torch.
         """
         from apdraw.face import FacePipeline
+        from apdraw.face.backends import detector_for_runtime
         from apdraw.styles import DEFAULT_STYLE, STYLES, build_drawer
 
         spec = STYLES.get(style or DEFAULT_STYLE)
         if spec.needs_masks and masks is None:
             raise ValueError(f"style {spec.name!r} needs masks; choose a mask backend")
         drawer = build_drawer(spec.name, weights, **options)
+        detector = detector_for_runtime(detector, options.get("runtime"))
         return cls(FacePipeline(detector=detector, mask_backend=masks), drawer, max_faces, max_pixels)
 
     def read(self, image: "str | os.PathLike | Image.Image | np.ndarray") -> np.ndarray:

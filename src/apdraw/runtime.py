@@ -8,9 +8,13 @@ and :func:`use_amp`; every inference wrapper runs its network inside
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import torch
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+# torch is imported inside the functions: a process that runs no torch network (apdraw draw
+# --runtime onnx) may import this module without loading torch.
 
 
 @contextlib.contextmanager
@@ -22,7 +26,12 @@ def torch_threads(num_threads: int | None, device: str | torch.device = "cpu") -
     machine OpenMP threads spin-wait for a core, which made 2 threads 3-10x
     slower than 1 in our measurements (MTCNN, the face parser, APDrawingGAN).
     """
-    if num_threads is None or torch.device(device).type != "cpu":
+    if num_threads is None:
+        yield
+        return
+    import torch
+
+    if torch.device(device).type != "cpu":
         yield
         return
     previous = torch.get_num_threads()
@@ -45,6 +54,8 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     Raises:
         DeviceError: an unknown name, or CUDA asked for where there is none.
     """
+    import torch
+
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     try:
@@ -71,4 +82,6 @@ def use_amp(requested: bool, device: torch.device) -> bool:
 def set_training_threads(threads: int) -> None:
     """Torch CPU threads for a training process; 0 leaves torch's default."""
     if threads:
+        import torch
+
         torch.set_num_threads(threads)

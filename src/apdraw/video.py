@@ -31,7 +31,7 @@ from apdraw.io import TMP_PREFIX
 
 if TYPE_CHECKING:  # pragma: no cover
     from apdraw.face import Face, FacePipeline
-    from apdraw.face.mtcnn import Detection
+    from apdraw.face.mtcnn_common import Detection
     from apdraw.styles import Drawer
 
 WRITERS = {".webm": "VP80", ".mp4": "mp4v", ".avi": "MJPG", ".gif": None}
@@ -238,7 +238,7 @@ class FaceTracker:
 
     def __call__(self, frame: np.ndarray, index: int) -> tuple["Face | None", bool]:
         """(the aligned face of this frame or None, whether it was held from an earlier frame)."""
-        from apdraw.face.mtcnn import Detection
+        from apdraw.face.mtcnn_common import Detection
 
         dets = self.pipe.detect(frame)
         det = None

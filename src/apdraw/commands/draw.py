@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", choices=DETECTORS.names(), default=DETECTORS.default, help="face detector and 5-point landmarks")
     p.add_argument("--masks", choices=MASK_BACKENDS.names(), default=MASK_BACKENDS.default, help="; ".join(f"{m.name}: {m.help}" for m in MASK_BACKENDS))
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression bombs); default %(default)d")
-    p.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the apdrawinggan generator with torch, or with onnxruntime (extra: .[onnx]; within 1 gray level of torch; the shipped or --weights safetensors are exported once to ~/.cache/apdraw, or give --weights a .onnx file from `apdraw export`); default %(default)s")
+    p.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the apdrawinggan generator (and the mtcnn detector) with torch, or with onnxruntime, without importing torch (extra: .[onnx]; within 1 gray level of torch; the shipped or --weights safetensors and MTCNN are exported once to ~/.cache/apdraw, or give --weights a .onnx file from `apdraw export`); default %(default)s")
     p.add_argument("--workers", type=positive_int, default=1, help="threads drawing photos in parallel, each with its own models (2 on a 2-core machine: see docs/BENCHMARKS.md); default 1")
     v = VectorConfig()
     g = p.add_argument_group("plotter output (--format svg, gcode)")
@@ -96,7 +96,7 @@ def _setup(options: dict) -> None:
     """Build the pipeline of one worker thread (the main thread with --workers 1)."""
     from apdraw.pipeline import PortraitPipeline
 
-    if options["workers"] > 1:
+    if options["workers"] > 1 and options["runtime"] == "torch":
         import torch
 
         # One torch thread per worker: the workers are the parallelism (and the per-call
@@ -115,6 +115,9 @@ def _setup(options: dict) -> None:
     finally:
         gc.enable()
         gc.freeze()
+    if options["workers"] > 1 and options["runtime"] != "torch" and "torch" in sys.modules:
+        # The onnx runtime loads no torch, unless a backend still runs on it (--masks parser).
+        sys.modules["torch"].set_num_threads(1)
     _STATE.options = options
 
 
@@ -184,6 +187,10 @@ def run(args: argparse.Namespace) -> int:
                 build_drawer(args.style, args.weights, **style_options(options))  # also exports the ONNX graph once
             elif args.runtime != "torch":
                 build_drawer(args.style, **style_options(options))  # a style without runtimes: the usage error
+            if args.runtime == "onnx" and args.detector == "mtcnn":
+                from apdraw.face.mtcnn_onnx import cached_graphs
+
+                cached_graphs()  # exports the detector's graphs once, before the workers start
         except (ValueError, FileNotFoundError, ImportError) as exc:
             print(f"apdraw draw: {exc}", file=sys.stderr)
             return 2

@@ -37,7 +37,7 @@ from apdraw.face.pipeline import Detector, Face, FacePipeline, MaskBackend, past
 # mediapipe_backend imports MediaPipe (~0.1 s, more on a cold disk cache).
 _LAZY = {
     "MTCNN": "mtcnn",
-    "Detection": "mtcnn",
+    "Detection": "mtcnn_common",
     "MediaPipeMasks": "mediapipe_backend",
     "MediaPipeDetector": "mediapipe_backend",
 }

@@ -17,6 +17,18 @@ if TYPE_CHECKING:  # pragma: no cover
 DETECTORS: Registry[Entry] = Registry("face detector")
 DETECTORS.register(Entry("mtcnn", "MTCNN, the papers' 5-point landmarks", "apdraw.face.mtcnn:MTCNN"))
 DETECTORS.register(Entry("mediapipe", "MediaPipe face mesh landmarks", "apdraw.face.mediapipe_backend:MediaPipeDetector"))
+DETECTORS.register(Entry(
+    "mtcnn-onnx", "MTCNN on onnxruntime, without torch (extra: .[onnx]; --runtime onnx picks it for mtcnn)",
+    "apdraw.face.mtcnn_onnx:OnnxMTCNN",
+))  # fmt: skip
+
+#: The detector that runs ``--detector`` NAME on each runtime, where it differs from NAME itself.
+RUNTIME_DETECTORS = {("mtcnn", "onnx"): "mtcnn-onnx"}
+
+
+def detector_for_runtime(name: str, runtime: str | None) -> str:
+    """The registered detector that runs ``name`` on ``runtime`` ("torch", "onnx"): ``mtcnn`` on onnx is ``mtcnn-onnx``."""
+    return RUNTIME_DETECTORS.get((name, runtime or "torch"), name)
 
 MASK_BACKENDS: Registry[Entry] = Registry("mask backend")
 MASK_BACKENDS.register(Entry("mediapipe", "MediaPipe face mesh and selfie segmentation", "apdraw.face.backends:_mediapipe_masks"))
@@ -28,7 +40,7 @@ MASK_BACKENDS.register(Entry(
 
 
 def build_detector(name: str, **kwargs: Any) -> "Detector":
-    """A built-in detector; ``kwargs`` go to its constructor (MTCNN: min_face_size, max_side, device)."""
+    """A built-in detector; ``kwargs`` go to its constructor (MTCNN, mtcnn-onnx: min_face_size, max_side, device)."""
     return DETECTORS.get(name).load()(**kwargs)
 
 

@@ -347,7 +347,7 @@ class MediaPipeDetector:
 
     def detect(self, image: np.ndarray):
         """(H, W, 3) uint8 RGB -> list of :class:`apdraw.face.mtcnn.Detection`, largest first."""
-        from apdraw.face.mtcnn import Detection
+        from apdraw.face.mtcnn_common import Detection
 
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")

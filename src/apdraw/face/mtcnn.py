@@ -17,29 +17,20 @@ eye, nose tip, image-left mouth corner, image-right mouth corner.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+# The torch-free helpers live in mtcnn_common (shared with the onnxruntime cascade); they
+# stay importable from here.
+from apdraw.face.mtcnn_common import (  # noqa: F401
+    Detection, _check_image, _crops, _regress, _resize, _square, weights_dir,
+)  # fmt: skip
 from apdraw.runtime import torch_threads
-
-
-def weights_dir() -> Path:
-    """Folder holding ``pnet.pt``, ``rnet.pt``, ``onet.pt`` inside the facenet-pytorch wheel."""
-    spec = importlib.util.find_spec("facenet_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "MTCNN weights not found: install them with `pip install --no-deps facenet-pytorch==2.6.0` "
-            "(only its data files are used; the package itself is never imported)"
-        )
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
 def _flatten_transposed(x: torch.Tensor) -> torch.Tensor:
@@ -177,50 +168,6 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, mode: str =
     return order[torch.tensor(keep, dtype=torch.long)]
 
 
-def _square(boxes: np.ndarray) -> np.ndarray:
-    """Grow (N, 4) boxes to squares around their centres (MTCNN's ``rerec``)."""
-    out = boxes.copy()
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    side = np.maximum(w, h)
-    out[:, 0] = boxes[:, 0] + (w - side) * 0.5
-    out[:, 1] = boxes[:, 1] + (h - side) * 0.5
-    out[:, 2] = out[:, 0] + side
-    out[:, 3] = out[:, 1] + side
-    return out
-
-
-def _regress(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
-    """Apply (N, 4) offsets given in units of the inclusive box size (MTCNN's ``bbreg``)."""
-    w = boxes[:, 2] - boxes[:, 0] + 1
-    h = boxes[:, 3] - boxes[:, 1] + 1
-    return boxes + reg * np.stack([w, h, w, h], axis=1)
-
-
-def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
-    shrink = w < img.shape[1] or h < img.shape[0]
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
-def _crops(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
-    """Cut inclusive integer boxes out of ``image`` (zero fill outside), resize each to size².
-
-    Returns (N, size, size, 3) uint8.
-    """
-    h, w = image.shape[:2]
-    out = np.zeros((len(boxes), size, size, 3), np.uint8)
-    for k, (x1, y1, x2, y2) in enumerate(boxes):
-        x1, y1, x2, y2 = int(x1), int(y1), int(x2), int(y2)
-        if x2 < x1 or y2 < y1:
-            continue
-        patch = np.zeros((y2 - y1 + 1, x2 - x1 + 1, 3), np.uint8)
-        sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w - 1), min(y2, h - 1)
-        if sx2 >= sx1 and sy2 >= sy1:
-            patch[sy1 - y1 : sy2 - y1 + 1, sx1 - x1 : sx2 - x1 + 1] = image[sy1 : sy2 + 1, sx1 : sx2 + 1]
-        out[k] = _resize(patch, size, size)
-    return out
-
-
 def _to_input(pixels: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) or (H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1] (MTCNN's (x - 127.5) / 128)."""
     t = torch.from_numpy(np.ascontiguousarray(pixels)).float()
@@ -228,20 +175,6 @@ def _to_input(pixels: np.ndarray) -> torch.Tensor:
         t = t[None]
     # permute of NHWC data *is* a channels_last NCHW tensor: no copy, the fast layout.
     return (t.permute(0, 3, 1, 2) - 127.5) * 0.0078125
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One face: ``box`` (x1, y1, x2, y2) float photo pixels (inclusive corners),
-    ``score`` in [0, 1], ``landmarks5`` (5, 2) float (x, y) photo pixels in APDrawing order."""
-
-    box: tuple[float, float, float, float]
-    score: float
-    landmarks5: np.ndarray
-
-    @property
-    def area(self) -> float:
-        return max(0.0, self.box[2] - self.box[0] + 1) * max(0.0, self.box[3] - self.box[1] + 1)
 
 
 class MTCNN:
@@ -401,6 +334,34 @@ class MTCNN:
         return sorted(faces, key=lambda d: (-d.area, -d.score))
 
 
-def _check_image(image: np.ndarray) -> None:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+
+def export_onnx(name: str, out: str | Path, opset: int = 18) -> Path:
+    """Write ``pnet``/``rnet``/``onet`` (original weights) as an ONNX graph, for :class:`~apdraw.face.mtcnn_onnx.OnnxMTCNN`.
+
+    Input ``x`` (N, 3, H, W) float32 in [-1, 1] (N dynamic; H and W dynamic for P-Net, 24
+    for R-Net, 48 for O-Net); outputs ``prob`` and ``reg`` (and ``points`` for O-Net), as
+    the torch nets return them. Needs the ``onnx`` package.
+    """
+    from apdraw.io import atomic_write
+
+    out = Path(out)
+    net = load_net(name).to(memory_format=torch.contiguous_format)
+    side = {"pnet": 61, "rnet": 24, "onet": 48}[name]
+    x = torch.zeros(2, 3, side, side)
+    outputs = ["prob", "reg", "points"] if name == "onet" else ["prob", "reg"]
+    axes = {"x": {0: "n", 2: "h", 3: "w"} if name == "pnet" else {0: "n"}}
+    axes.update({o: {0: "n", 1: "h", 2: "w"} if name == "pnet" and o == "prob" else
+                 {0: "n", 2: "h", 3: "w"} if name == "pnet" else {0: "n"} for o in outputs})  # fmt: skip
+    import io
+
+    buf = io.BytesIO()
+    import warnings
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter's notice
+        # The TorchScript exporter: these nets are plain convolutions, and it exports in well under a second.
+        torch.onnx.export(net, (x,), buf, input_names=["x"], output_names=outputs, opset_version=opset,
+                          dynamic_axes=axes, dynamo=False)  # fmt: skip
+    with atomic_write(out) as f:
+        f.write(buf.getvalue())
+    return out

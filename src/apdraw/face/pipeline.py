@@ -34,7 +34,7 @@ from apdraw.face import align as _align
 from apdraw.face.masks import FaceMasks
 
 if TYPE_CHECKING:  # pragma: no cover
-    from apdraw.face.mtcnn import Detection
+    from apdraw.face.mtcnn_common import Detection
 
 
 @runtime_checkable
@@ -143,7 +143,7 @@ def unrotate_points(points: np.ndarray, k: int, hw: tuple[int, int]) -> np.ndarr
 
 
 def _unrotate_detection(det: "Detection", k: int, hw: tuple[int, int]) -> "Detection":
-    from apdraw.face.mtcnn import Detection
+    from apdraw.face.mtcnn_common import Detection
 
     x1, y1, x2, y2 = det.box
     corners = unrotate_points(np.array([[x1, y1], [x2, y2]]), k, hw)
@@ -156,8 +156,8 @@ class FacePipeline:
     """Detect, align and mask faces. Build once (the models load here), call per photo.
 
     Args:
-        detector: ``"mtcnn"`` (the papers' landmarks), ``"mediapipe"``
-            (:class:`MediaPipeDetector`), or any :class:`Detector`.
+        detector: ``"mtcnn"`` (the papers' landmarks), ``"mtcnn-onnx"`` (the same on
+            onnxruntime, without torch), ``"mediapipe"`` (:class:`MediaPipeDetector`), or any :class:`Detector`.
         mask_backend: ``"mediapipe"``, ``"parser"``, ``"mediapipe+parser"`` (see
             ``parser_backend.py``), any :class:`MaskBackend`, or None to skip masks.
         size: side of the aligned frame (512 = APDrawing).
@@ -184,7 +184,8 @@ class FacePipeline:
         self.size = size
         self.search_orientations = search_orientations
         if isinstance(detector, str):
-            kwargs = dict(min_face_size=min_face_size, max_side=detect_max_side, device=device) if detector == "mtcnn" else {}
+            mtcnn = detector in ("mtcnn", "mtcnn-onnx")
+            kwargs = dict(min_face_size=min_face_size, max_side=detect_max_side, device=device) if mtcnn else {}
             detector = build_detector(detector, **kwargs)
         self.detector: Detector = detector
         if isinstance(mask_backend, str):
