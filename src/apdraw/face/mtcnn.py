@@ -17,6 +17,8 @@ eye, nose tip, image-left mouth corner, image-right mouth corner.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from torch.nn import functional as F
 # The torch-free helpers live in mtcnn_common (shared with the onnxruntime cascade); they
 # stay importable from here.
 from apdraw.face.mtcnn_common import (  # noqa: F401
-    Detection, _check_image, _crops, _regress, _resize, _square, weights_dir,
+    CascadeDetector, Detection, _check_image, _crops, _regress, _resize, _square, decode_onet, weights_dir,
 )  # fmt: skip
 from apdraw.runtime import torch_threads
 
@@ -126,19 +128,8 @@ def load_net(name: str, device: str | torch.device = "cpu") -> nn.Module:
 
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, mode: str = "union") -> torch.Tensor:
-    """Greedy non-maximum suppression (pure torch, no torchvision).
-
-    Args:
-        boxes: (N, 4) float, inclusive pixel boxes (x1, y1, x2, y2); a box covers
-            (x2 - x1 + 1) * (y2 - y1 + 1) pixels, as in the original MTCNN.
-        scores: (N,) float.
-        threshold: a box is dropped when its overlap with a kept, higher-scoring
-            box is strictly greater than this.
-        mode: "union" (IoU) or "min" (intersection over the smaller area).
-
-    Returns:
-        (K,) int64 indices of kept boxes, highest score first.
-    """
+    """Greedy non-maximum suppression on torch tensors (no torchvision): the arguments and the
+    result of :func:`apdraw.face.mtcnn_common.nms_numpy`, as tensors ((K,) int64 indices)."""
     if mode not in ("union", "min"):
         raise ValueError(f"nms mode must be 'union' or 'min', not {mode!r}")
     n = boxes.shape[0]
@@ -177,7 +168,7 @@ def _to_input(pixels: np.ndarray) -> torch.Tensor:
     return (t.permute(0, 3, 1, 2) - 127.5) * 0.0078125
 
 
-class MTCNN:
+class MTCNN(CascadeDetector):
     """The three-stage MTCNN cascade. Construct once; call :meth:`detect` per photo.
 
     Args:
@@ -271,68 +262,25 @@ class MTCNN:
         boxes = cand[:, :4].copy()
         prob, reg, pts = self.onet(_to_input(_crops(photo, boxes, 48)).to(self.device))
         prob, reg, pts = (t.cpu().double().numpy() for t in (prob, reg, pts))
-        ok = prob > self.thresholds[2]
-        boxes, prob, reg, pts = boxes[ok], prob[ok], reg[ok], pts[ok]
-        if len(boxes) == 0:
-            return []
-        w = boxes[:, 2] - boxes[:, 0] + 1
-        h = boxes[:, 3] - boxes[:, 1] + 1
-        # MTCNN's landmark decoding: point = box corner + fraction * inclusive size - 1.
-        lx = pts[:, :5] * w[:, None] + boxes[:, 0:1] - 1
-        ly = pts[:, 5:] * h[:, None] + boxes[:, 1:2] - 1
-        boxes = _regress(boxes, reg)
-        keep = nms(torch.from_numpy(boxes), torch.from_numpy(prob), 0.7, "min").numpy()
-        return [
-            Detection(tuple(float(v) for v in boxes[k]), float(prob[k]), np.stack([lx[k], ly[k]], 1))
-            for k in keep
-        ]
+        return decode_onet(boxes, prob, reg, pts, self.thresholds[2])
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Find faces and their 5 landmarks in an (H, W, 3) uint8 RGB photo.
+    def _context(self):
+        return _TorchContext(self.num_threads, self.device)
 
-        Returns:
-            Detections sorted largest box first (ties: higher score first); [] when none.
-        """
-        proposals = self.propose(image)
-        return self.landmarks(image, proposals)
 
-    def propose(self, image: np.ndarray) -> np.ndarray:
-        """Stages 1-2 (P-Net pyramid, R-Net): candidate face squares.
+class _TorchContext:
+    """torch threads and inference mode around the networks of one stage."""
 
-        Returns:
-            (M, 5) float64 rows (x1, y1, x2, y2, score), inclusive integer corners
-            in photo pixels; pass them to :meth:`landmarks`.
-        """
-        _check_image(image)
-        h, w = image.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        small = image if scale == 1.0 else _resize(image, max(1, round(w * scale)), max(1, round(h * scale)))
-        # The factor actually applied after rounding (x axis; y differs by < 1 px).
-        scale = small.shape[1] / w if scale != 1.0 else 1.0
-        with torch_threads(self.num_threads, self.device), torch.inference_mode():
-            cand = self._stage1(small)
-            if len(cand):
-                cand = self._stage2(small, cand)
-        if len(cand) and scale != 1.0:
-            # Map the squares found on the downscaled copy to integer photo pixels.
-            cand = cand.copy()
-            cand[:, :2] = np.floor(cand[:, :2] / scale)
-            cand[:, 2:4] = np.ceil((cand[:, 2:4] + 1) / scale) - 1
-        return cand
+    def __init__(self, num_threads: int | None, device) -> None:
+        self.stack = contextlib.ExitStack()
+        self.num_threads, self.device = num_threads, device
 
-    def landmarks(self, image: np.ndarray, proposals: np.ndarray) -> list[Detection]:
-        """Stage 3 (O-Net) on full-resolution crops: final boxes, scores and 5 landmarks.
+    def __enter__(self) -> None:
+        self.stack.enter_context(torch_threads(self.num_threads, self.device))
+        self.stack.enter_context(torch.inference_mode())
 
-        Returns:
-            Detections sorted largest box first (ties: higher score first).
-        """
-        _check_image(image)
-        if len(proposals) == 0:
-            return []
-        with torch_threads(self.num_threads, self.device), torch.inference_mode():
-            faces = self._stage3(image, proposals)
-        return sorted(faces, key=lambda d: (-d.area, -d.score))
-
+    def __exit__(self, *exc) -> None:
+        self.stack.close()
 
 
 def export_onnx(name: str, out: str | Path, opset: int = 18) -> Path:

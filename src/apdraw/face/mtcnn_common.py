@@ -7,6 +7,8 @@ Coordinates are 0-based pixel indices, as in ``mtcnn.py``.
 
 from __future__ import annotations
 
+import contextlib
+
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,3 +142,83 @@ def _scales(h: int, w: int, min_face_size: int, factor: float) -> list[float]:
 def _check_image(image: np.ndarray) -> None:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+
+
+def decode_onet(boxes: np.ndarray, prob: np.ndarray, reg: np.ndarray, pts: np.ndarray, threshold: float) -> list[Detection]:
+    """O-Net's outputs on the crops of ``boxes`` -> final detections in photo pixels (float64 throughout).
+
+    Keeps faces with ``prob > threshold``, decodes the 5 landmarks (point = box corner +
+    fraction * inclusive size - 1, as MTCNN does), regresses the boxes and removes
+    overlaps ("min" NMS at 0.7).
+    """
+    ok = prob > threshold
+    boxes, prob, reg, pts = boxes[ok], prob[ok], reg[ok], pts[ok]
+    if len(boxes) == 0:
+        return []
+    w = boxes[:, 2] - boxes[:, 0] + 1
+    h = boxes[:, 3] - boxes[:, 1] + 1
+    lx = pts[:, :5] * w[:, None] + boxes[:, 0:1] - 1
+    ly = pts[:, 5:] * h[:, None] + boxes[:, 1:2] - 1
+    boxes = _regress(boxes, reg)
+    keep = nms_numpy(boxes, prob, 0.7, "min")
+    return [Detection(tuple(float(v) for v in boxes[k]), float(prob[k]), np.stack([lx[k], ly[k]], 1)) for k in keep]
+
+
+class CascadeDetector:
+    """The MTCNN cascade's control flow, whatever runs its three networks.
+
+    Subclasses (:class:`apdraw.face.mtcnn.MTCNN` on torch,
+    :class:`apdraw.face.mtcnn_onnx.OnnxMTCNN` on onnxruntime) provide ``max_side``,
+    the stages ``_stage1`` (P-Net pyramid), ``_stage2`` (R-Net) and ``_stage3``
+    (O-Net), and ``_context()``: how the networks run (threads, no-grad).
+    """
+
+    max_side: int
+
+    def _context(self) -> "contextlib.AbstractContextManager":
+        return contextlib.nullcontext()
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Find faces and their 5 landmarks in an (H, W, 3) uint8 RGB photo.
+
+        Returns:
+            Detections sorted largest box first (ties: higher score first); [] when none.
+        """
+        return self.landmarks(image, self.propose(image))
+
+    def propose(self, image: np.ndarray) -> np.ndarray:
+        """Stages 1-2 (P-Net pyramid, R-Net): candidate face squares.
+
+        Returns:
+            (M, 5) float64 rows (x1, y1, x2, y2, score), inclusive integer corners
+            in photo pixels; pass them to :meth:`landmarks`.
+        """
+        _check_image(image)
+        h, w = image.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        small = image if scale == 1.0 else _resize(image, max(1, round(w * scale)), max(1, round(h * scale)))
+        # The factor actually applied after rounding (x axis; y differs by < 1 px).
+        scale = small.shape[1] / w if scale != 1.0 else 1.0
+        with self._context():
+            cand = self._stage1(small)
+            if len(cand):
+                cand = self._stage2(small, cand)
+        if len(cand) and scale != 1.0:
+            # Map the squares found on the downscaled copy to integer photo pixels.
+            cand = cand.copy()
+            cand[:, :2] = np.floor(cand[:, :2] / scale)
+            cand[:, 2:4] = np.ceil((cand[:, 2:4] + 1) / scale) - 1
+        return cand
+
+    def landmarks(self, image: np.ndarray, proposals: np.ndarray) -> list[Detection]:
+        """Stage 3 (O-Net) on full-resolution crops: final boxes, scores and 5 landmarks.
+
+        Returns:
+            Detections sorted largest box first (ties: higher score first).
+        """
+        _check_image(image)
+        if len(proposals) == 0:
+            return []
+        with self._context():
+            faces = self._stage3(image, proposals)
+        return sorted(faces, key=lambda d: (-d.area, -d.score))

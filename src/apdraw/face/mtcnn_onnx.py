@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from apdraw.face.mtcnn_common import (
-    NET_NAMES, Detection, _check_image, _crops, _regress, _resize, _scales, _square, nms_numpy, weights_dir,
+    NET_NAMES, CascadeDetector, Detection, _check_image, _crops, _regress, _resize, _scales, _square, decode_onet,
+    nms_numpy, weights_dir,
 )  # fmt: skip
 from apdraw.models.onnx_runtime import cached_graph_path, session
 
@@ -58,7 +59,7 @@ def _to_input(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(((x - np.float32(127.5)) * np.float32(0.0078125)).transpose(0, 3, 1, 2))
 
 
-class OnnxMTCNN:
+class OnnxMTCNN(CascadeDetector):
     """The three-stage MTCNN cascade on onnxruntime; the arguments of :class:`apdraw.face.mtcnn.MTCNN`.
 
     ``device`` must be the CPU (onnxruntime's CPU provider); ``num_threads`` is each
@@ -135,44 +136,5 @@ class OnnxMTCNN:
         """O-Net on full-resolution crops -> final boxes and landmarks in photo pixels."""
         boxes = cand[:, :4].copy()
         prob, reg, pts = (a.astype(np.float64) for a in self._run(self.onet, _to_input(_crops(photo, boxes, 48))))
-        ok = prob > self.thresholds[2]
-        boxes, prob, reg, pts = boxes[ok], prob[ok], reg[ok], pts[ok]
-        if len(boxes) == 0:
-            return []
-        w = boxes[:, 2] - boxes[:, 0] + 1
-        h = boxes[:, 3] - boxes[:, 1] + 1
-        lx = pts[:, :5] * w[:, None] + boxes[:, 0:1] - 1
-        ly = pts[:, 5:] * h[:, None] + boxes[:, 1:2] - 1
-        boxes = _regress(boxes, reg)
-        keep = nms_numpy(boxes, prob, 0.7, "min")
-        return [
-            Detection(tuple(float(v) for v in boxes[k]), float(prob[k]), np.stack([lx[k], ly[k]], 1))
-            for k in keep
-        ]
+        return decode_onet(boxes, prob, reg, pts, self.thresholds[2])
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Find faces and their 5 landmarks in an (H, W, 3) uint8 RGB photo, largest box first; [] when none."""
-        return self.landmarks(image, self.propose(image))
-
-    def propose(self, image: np.ndarray) -> np.ndarray:
-        """Stages 1-2: (M, 5) float64 candidate squares (x1, y1, x2, y2, score) in photo pixels."""
-        _check_image(image)
-        h, w = image.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        small = image if scale == 1.0 else _resize(image, max(1, round(w * scale)), max(1, round(h * scale)))
-        scale = small.shape[1] / w if scale != 1.0 else 1.0
-        cand = self._stage1(small)
-        if len(cand):
-            cand = self._stage2(small, cand)
-        if len(cand) and scale != 1.0:
-            cand = cand.copy()
-            cand[:, :2] = np.floor(cand[:, :2] / scale)
-            cand[:, 2:4] = np.ceil((cand[:, 2:4] + 1) / scale) - 1
-        return cand
-
-    def landmarks(self, image: np.ndarray, proposals: np.ndarray) -> list[Detection]:
-        """Stage 3 (O-Net): final boxes, scores and 5 landmarks, largest box first (ties: higher score)."""
-        _check_image(image)
-        if len(proposals) == 0:
-            return []
-        return sorted(self._stage3(image, proposals), key=lambda d: (-d.area, -d.score))
