@@ -481,3 +481,35 @@ def test_unrotate_points_inverts_rot90():
     for k in range(4):
         y, x = np.argwhere(np.rot90(img, k) == 1)[0]
         assert unrotate_points(np.array([[x, y]]), k, img.shape).tolist() == [[2.0, 1.0]]
+
+
+def _naive_nms(boxes, scores, threshold, mode):
+    """The textbook greedy NMS, one box at a time (slow, obviously right)."""
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])  # sorted() is stable: ties keep index order
+    keep = []
+    for i in order:
+        ok = True
+        for j in keep:
+            iw = min(boxes[i][2], boxes[j][2]) - max(boxes[i][0], boxes[j][0]) + 1
+            ih = min(boxes[i][3], boxes[j][3]) - max(boxes[i][1], boxes[j][1]) + 1
+            inter = max(iw, 0) * max(ih, 0)
+            ai = (boxes[i][2] - boxes[i][0] + 1) * (boxes[i][3] - boxes[i][1] + 1)
+            aj = (boxes[j][2] - boxes[j][0] + 1) * (boxes[j][3] - boxes[j][1] + 1)
+            if inter / (min(ai, aj) if mode == "min" else ai + aj - inter) > threshold:
+                ok = False
+                break
+        if ok:
+            keep.append(i)
+    return keep
+
+
+def test_blocked_nms_equals_the_textbook_one():
+    from apdraw.face.mtcnn_common import nms_numpy
+
+    rng = np.random.default_rng(0)
+    for mode in ("union", "min"):
+        for n in (0, 1, 7, 300, 1200):  # 1200 > 1000: the overlaps come in several blocks
+            boxes = rng.integers(0, 100, (n, 4)).astype(np.float64)
+            boxes[:, 2:] += boxes[:, :2]
+            scores = rng.integers(0, 10, n).astype(np.float64)  # ties: the stable order decides
+            assert nms_numpy(boxes, scores, 0.4, mode).tolist() == _naive_nms(boxes.tolist(), scores.tolist(), 0.4, mode)

@@ -121,22 +121,6 @@ def test_onnx_mtcnn_detects_as_the_torch_mtcnn(onnx_cache, monkeypatch):
             assert abs(g.score - e.score) < 1e-4
 
 
-def test_numpy_nms_equals_the_torch_nms():
-    import torch
-
-    from apdraw.face.mtcnn import nms
-    from apdraw.face.mtcnn_common import nms_numpy
-
-    rng = np.random.default_rng(0)
-    for mode in ("union", "min"):
-        for n in (0, 1, 7, 300):
-            boxes = rng.integers(0, 100, (n, 4)).astype(np.float64)
-            boxes[:, 2:] += boxes[:, :2]
-            scores = rng.integers(0, 10, n).astype(np.float64)  # ties: the stable order decides
-            expected = nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.4, mode).numpy()
-            assert np.array_equal(nms_numpy(boxes, scores, 0.4, mode), expected)
-
-
 def test_draw_with_the_onnx_runtime_imports_no_torch(onnx_cache, tmp_path):
     import os
     import subprocess

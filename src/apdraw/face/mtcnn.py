@@ -30,7 +30,7 @@ from torch.nn import functional as F
 # The torch-free helpers live in mtcnn_common (shared with the onnxruntime cascade); they
 # stay importable from here.
 from apdraw.face.mtcnn_common import (  # noqa: F401
-    CascadeDetector, Detection, _check_image, _crops, _regress, _resize, _square, decode_onet, weights_dir,
+    CascadeDetector, Detection, _check_image, _crops, _regress, _resize, _square, decode_onet, nms_numpy, weights_dir,
 )  # fmt: skip
 from apdraw.runtime import torch_threads
 
@@ -128,35 +128,9 @@ def load_net(name: str, device: str | torch.device = "cpu") -> nn.Module:
 
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, mode: str = "union") -> torch.Tensor:
-    """Greedy non-maximum suppression on torch tensors (no torchvision): the arguments and the
-    result of :func:`apdraw.face.mtcnn_common.nms_numpy`, as tensors ((K,) int64 indices)."""
-    if mode not in ("union", "min"):
-        raise ValueError(f"nms mode must be 'union' or 'min', not {mode!r}")
-    n = boxes.shape[0]
-    if n == 0:
-        return torch.zeros(0, dtype=torch.long)
-    order = torch.argsort(scores, descending=True, stable=True)
-    b = boxes[order].double()
-    area = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-    keep: list[int] = []
-    removed = torch.zeros(n, dtype=torch.bool)
-    # Overlaps are computed for blocks of rows at once; the greedy pass then only
-    # reads precomputed rows, which keeps Python work per box tiny.
-    block = max(1, min(n, 1_000_000 // n))
-    for start in range(0, n, block):
-        rows = b[start : start + block]
-        iw = (torch.minimum(rows[:, None, 2], b[None, :, 2]) - torch.maximum(rows[:, None, 0], b[None, :, 0]) + 1)
-        ih = (torch.minimum(rows[:, None, 3], b[None, :, 3]) - torch.maximum(rows[:, None, 1], b[None, :, 1]) + 1)
-        inter = iw.clamp(min=0) * ih.clamp(min=0)
-        ra = area[start : start + block, None]
-        denom = torch.minimum(ra, area[None]) if mode == "min" else ra + area[None] - inter
-        over = (inter / denom > threshold).numpy()
-        rem = removed.numpy()  # shares memory with `removed`
-        for r in range(over.shape[0]):
-            if not rem[start + r]:
-                keep.append(start + r)
-                rem |= over[r]
-    return order[torch.tensor(keep, dtype=torch.long)]
+    """:func:`apdraw.face.mtcnn_common.nms_numpy` on torch tensors: (K,) int64 indices, highest score first."""
+    keep = nms_numpy(boxes.detach().cpu().double().numpy(), scores.detach().cpu().numpy(), threshold, mode)
+    return torch.from_numpy(keep)
 
 
 def _to_input(pixels: np.ndarray) -> torch.Tensor:
@@ -194,25 +168,12 @@ class MTCNN(CascadeDetector):
         device: str | torch.device = "cpu",
         num_threads: int | None = 1,
     ) -> None:
-        if min_face_size < 12:
-            raise ValueError("min_face_size must be at least 12 (P-Net's window)")
-        self.min_face_size = min_face_size
-        self.thresholds = thresholds
-        self.factor = factor
-        self.max_side = max_side
+        super().__init__(min_face_size, thresholds, factor, max_side)
         self.device = torch.device(device)
         self.num_threads = num_threads
         self.pnet = load_net("pnet", self.device)
         self.rnet = load_net("rnet", self.device)
         self.onet = load_net("onet", self.device)
-
-    def _scales(self, h: int, w: int) -> list[float]:
-        m = 12.0 / self.min_face_size
-        scales, side = [], min(h, w) * m
-        while side >= 12:
-            scales.append(m * self.factor ** len(scales))
-            side *= self.factor
-        return scales
 
     def _stage1(self, img: np.ndarray) -> np.ndarray:
         """P-Net over the pyramid -> (N, 5) candidate squares (x1, y1, x2, y2, score)."""

@@ -129,16 +129,6 @@ def _crops(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _scales(h: int, w: int, min_face_size: int, factor: float) -> list[float]:
-    """The P-Net pyramid's scales for an (h, w) image."""
-    m = 12.0 / min_face_size
-    scales, side = [], min(h, w) * m
-    while side >= 12:
-        scales.append(m * factor ** len(scales))
-        side *= factor
-    return scales
-
-
 def _check_image(image: np.ndarray) -> None:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
@@ -173,7 +163,22 @@ class CascadeDetector:
     (O-Net), and ``_context()``: how the networks run (threads, no-grad).
     """
 
-    max_side: int
+    def __init__(self, min_face_size: int, thresholds: tuple[float, float, float], factor: float, max_side: int) -> None:
+        if min_face_size < 12:
+            raise ValueError("min_face_size must be at least 12 (P-Net's window)")
+        self.min_face_size = min_face_size
+        self.thresholds = thresholds
+        self.factor = factor
+        self.max_side = max_side
+
+    def _scales(self, h: int, w: int) -> list[float]:
+        """The P-Net pyramid's scales for an (h, w) image."""
+        m = 12.0 / self.min_face_size
+        scales, side = [], min(h, w) * m
+        while side >= 12:
+            scales.append(m * self.factor ** len(scales))
+            side *= self.factor
+        return scales
 
     def _context(self) -> "contextlib.AbstractContextManager":
         return contextlib.nullcontext()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from apdraw.face.mtcnn_common import (
-    NET_NAMES, CascadeDetector, Detection, _check_image, _crops, _regress, _resize, _scales, _square, decode_onet,
+    NET_NAMES, CascadeDetector, Detection, _check_image, _crops, _regress, _resize, _square, decode_onet,
     nms_numpy, weights_dir,
 )  # fmt: skip
 from apdraw.models.onnx_runtime import cached_graph_path, session
@@ -75,14 +75,9 @@ class OnnxMTCNN(CascadeDetector):
         device: str = "cpu",
         num_threads: int | None = 1,
     ) -> None:
-        if min_face_size < 12:
-            raise ValueError("min_face_size must be at least 12 (P-Net's window)")
         if str(device) != "cpu":
             raise ValueError(f"the ONNX MTCNN runs on the CPU only, not {device!r}")
-        self.min_face_size = min_face_size
-        self.thresholds = thresholds
-        self.factor = factor
-        self.max_side = max_side
+        super().__init__(min_face_size, thresholds, factor, max_side)
         self.num_threads = num_threads
         graphs = cached_graphs()
         self.pnet, self.rnet, self.onet = (session(graphs[n], num_threads) for n in NET_NAMES)
@@ -95,7 +90,7 @@ class OnnxMTCNN(CascadeDetector):
         """P-Net over the pyramid -> (N, 5) candidate squares (x1, y1, x2, y2, score)."""
         h, w = img.shape[:2]
         found = []
-        for scale in _scales(h, w, self.min_face_size, self.factor):
+        for scale in self._scales(h, w):
             hs, ws = math.ceil(h * scale), math.ceil(w * scale)
             prob, reg = self._run(self.pnet, _to_input(_resize(img, ws, hs)))
             ys, xs = np.nonzero(prob[0] >= self.thresholds[0])
