@@ -145,8 +145,9 @@ def test_every_default_metric_runs(sets, tmp_path):
     result = evaluate({"same": sets["same"], "moved": sets["shifted"]}, sets["ref"], settings=settings,
                       extractors={"mnv2": tiny}, progress=False)
     same, moved = result["methods"]["same"], result["methods"]["moved"]
-    for name in ("chamfer", "lpips_mnv2", "sifid_mnv2"):
+    for name in ("chamfer", "chamfer_dark", "ink_far", "lpips_mnv2", "sifid_mnv2"):
         assert same["paired"][name]["mean"] == pytest.approx(0.0, abs=1e-9)
+    for name in ("chamfer", "chamfer_dark", "lpips_mnv2", "sifid_mnv2"):  # a 3 px shift leaves no ink 8 px away
         assert moved["paired"][name]["mean"] > 0
     assert same["paired"]["fsim"]["mean"] == pytest.approx(1.0)
     assert moved["paired"]["fsim"]["mean"] < 0.95
@@ -156,6 +157,7 @@ def test_every_default_metric_runs(sets, tmp_path):
     write_report(result, tmp_path / "full")
     md = (tmp_path / "full" / "metrics.md").read_text()
     assert "FID_mnv2" in md and "NOT comparable with published FIDs" in md and "LPIPS_mnv2" in md
+    assert "Chamfer dark (px) ↓" in md and "Far ink ↓" in md
 
 
 def test_output_that_is_a_file_and_bad_options_are_usage_errors(sets, tmp_path, capsys):
@@ -181,3 +183,14 @@ def test_file_names_that_are_not_utf8(sets, tmp_path, capsys):
                  "-o", str(tmp_path / "out"), "--no-progress"]) == 0
     assert "Traceback" not in capsys.readouterr().err
     assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_dark_chamfer_and_far_ink_by_name(sets, tmp_path):
+    rc = main(["eval", "--pred", str(sets["shifted"]), "--ref", str(sets["ref"]), "--metrics", "chamfer_dark", "ink_far",
+               "-o", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 0
+    result = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert set(result["methods"]["shifted"]["paired"]) == {"chamfer_dark", "ink_far"}
+    assert result["metrics"]["ink_far"]["higher_is_better"] is False
+    md = (tmp_path / "r" / "metrics.md").read_text()
+    assert "Chamfer dark (px) ↓" in md and "Far ink ↓" in md

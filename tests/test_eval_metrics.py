@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from apdraw.eval.distribution import fid_from_features, frechet_distance, gaussian_stats, kid_from_features
-from apdraw.eval.metrics import chamfer_directed, chamfer_distance, fsim, ssim, stroke_mask
+from apdraw.eval.catalog import DEFAULT_METRICS, metric_info
+from apdraw.eval.metrics import chamfer_directed, chamfer_distance, fsim, ink_far_fraction, ssim, stroke_mask
 from apdraw.eval.phasecong import phase_congruency
+from apdraw.eval.runner import paired_scores
 from apdraw.eval.sets import halves, subsample
 from apdraw.eval.swd import SWDConfig, swd_descriptors, swd_from_descriptors
 
@@ -87,6 +89,54 @@ def test_chamfer_empty_conventions_and_shape_check():
     assert chamfer_directed(img, white) == pytest.approx(np.hypot(32, 48))
     with pytest.raises(ValueError, match="differ in size"):
         chamfer_distance(img, np.full((32, 40), 255, np.uint8))
+
+
+def test_chamfer_dark_ignores_light_strokes():
+    # A light-gray stroke (150 of 255 = 0.59) is a stroke at 0.75 but not at 0.5.
+    ref = np.full((512, 512), 255, np.uint8)
+    ref[50:450, 100] = 0
+    pred = ref.copy()
+    pred[50:450, 300] = 150
+    scores = paired_scores(pred, ref, ["chamfer", "chamfer_dark"])
+    assert scores["chamfer"] == pytest.approx(50.0)  # (half the pixels at 0, half at 200 px) / 2 directions
+    assert scores["chamfer_dark"] == 0.0
+    # Threshold comparison is strict: 127 is dark (< 0.5), 128 is not.
+    assert stroke_mask(np.uint8([[127, 128]]), 0.5).tolist() == [[True, False]]
+
+
+def _lines(columns: dict[int, tuple[int, int]], value: int = 0, size: int = 512) -> np.ndarray:
+    """White (size, size) image with vertical 1-px lines: column -> (first row, end row)."""
+    img = np.full((size, size), 255, np.uint8)
+    for x, (r0, r1) in columns.items():
+        img[r0:r1, x] = value
+    return img
+
+
+def test_ink_far_fraction():
+    ref = _lines({100: (50, 450)}, value=150)  # a light artist stroke: a stroke at the default 0.75
+    assert ink_far_fraction(_lines({100: (100, 300)}), ref) == 0.0  # dark ink on the stroke
+    assert ink_far_fraction(_lines({120: (100, 300)}), ref) == 1.0  # 20 px away
+    assert ink_far_fraction(_lines({100: (100, 200), 120: (200, 300)}), ref) == 0.5
+    assert ink_far_fraction(_lines({108: (100, 300)}), ref) == 0.0  # exactly 8 px: not "more than 8"
+    assert ink_far_fraction(_lines({109: (100, 300)}), ref) == 1.0
+    blank = _lines({})
+    assert ink_far_fraction(blank, ref) == 0.0  # no dark pixel
+    assert ink_far_fraction(_lines({120: (100, 300)}, value=150), ref) == 0.0  # light ink is not "dark"
+    assert ink_far_fraction(_lines({100: (100, 300)}), blank) == 1.0  # no reference stroke at all
+    assert ink_far_fraction(ref, ref) == 0.0 and ink_far_fraction(blank, blank) == 0.0
+
+
+def test_ink_far_radius_is_in_pixels_at_512():
+    # At 256 px the lines are 7 px apart (within 8 px natively), i.e. 14 px at the suite's 512.
+    ref, pred = _lines({100: (40, 200)}, size=256), _lines({107: (40, 200)}, size=256)
+    assert ink_far_fraction(pred, ref) == 0.0
+    assert paired_scores(pred, ref, ["ink_far"])["ink_far"] == 1.0
+
+
+def test_new_metrics_are_registered():
+    for name in ("chamfer_dark", "ink_far"):
+        info = metric_info(name)
+        assert info.kind == "paired" and info.higher_is_better is False and name in DEFAULT_METRICS
 
 
 # ------------------------------------------------------------------ SSIM / FSIM / phase congruency

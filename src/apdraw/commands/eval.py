@@ -20,7 +20,7 @@ from apdraw.commands.args import non_negative_int, positive_int
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval",
-        help="score drawings against reference drawings (FID, KID, SWD, SIFID, SSIM, FSIM, LPIPS proxy, Chamfer)",
+        help="score drawings against reference drawings (FID, KID, SWD, SIFID, SSIM, FSIM, LPIPS proxy, Chamfer, far ink)",
         description="Score one or more folders of drawings against reference drawings and write a report "
         "(metrics.json, metrics.md, index.html). Predictions pair with references by file name.",
     )
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", nargs="+", metavar="M",
                    help="metrics (space or comma separated), or 'default' / 'all'. Default: all that need no "
                    "extra weights, plus fid, kid, sifid when the Inception weights are found. Known: "
-                   "chamfer ssim fsim lpips_mnv2 sifid_mnv2 fid_mnv2 kid_mnv2 swd fid kid sifid")
+                   "chamfer chamfer_dark ink_far ssim fsim lpips_mnv2 sifid_mnv2 fid_mnv2 kid_mnv2 swd fid kid sifid")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="report folder")
     p.add_argument("--inception-weights", metavar="PATH",
                    help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth (else $APDRAW_INCEPTION_WEIGHTS or the cache)")

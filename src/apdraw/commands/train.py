@@ -7,8 +7,11 @@ Examples::
     torchrun --nproc_per_node 4 -m apdraw train apdrawinggan ...   # DDP on a cluster
 
 A run resumes from ``<loop.out_dir>/checkpoints/latest.pt`` when it exists
-(``--fresh`` refuses to overwrite such a run instead). ``apdraw export TASK
-CHECKPOINT OUT`` turns a checkpoint into shipped weights.
+(``--fresh`` refuses to overwrite such a run instead). ``loop.max_minutes=M``
+stops it after M minutes of training time (``loop.clock=wall|cpu``). At the end
+the final checkpoint is exported as fp16 weights to
+``<loop.out_dir>/export/TASK.safetensors`` (``--no-export``: skip);
+``apdraw export TASK CHECKPOINT OUT`` does the same for any checkpoint.
 """
 
 from __future__ import annotations
@@ -25,17 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-c", "--config", help="YAML config file (any subset of the task's config fields)")
     p.add_argument("--fresh", action="store_true", help="fail if the run folder already holds a checkpoint")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--no-export", action="store_true", help="do not export <loop.out_dir>/export/TASK.safetensors at the end")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. loop.steps=1000")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     import yaml
 
     from apdraw.config import ConfigError, load_config, to_dict
-    from apdraw.persistence import CheckpointError
+    from apdraw.persistence import CheckpointError, WeightsError
     from apdraw.train.loop import TrainingSetupError, run_training
     from apdraw.train.tasks import TASKS
 
@@ -59,4 +64,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"apdraw train: {exc}", file=sys.stderr)
         return 2
     print(f"done: {final}")
+    if args.no_export or os.environ.get("RANK", "0") != "0":  # under torchrun, one process exports
+        return 0
+    out = Path(cfg.loop.out_dir) / "export" / f"{args.model}.safetensors"
+    try:
+        # fp16 for every task, like `apdraw export` (linedetector's export() defaults to fp32)
+        weights = module.export(final, out, half=True)
+    except (CheckpointError, WeightsError, OSError) as exc:
+        print(f"apdraw train: export failed: {exc}; the checkpoint {final} is kept", file=sys.stderr)
+        return 2
+    print(f"exported: {weights}")
     return 0

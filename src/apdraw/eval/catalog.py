@@ -37,6 +37,13 @@ class MetricInfo:
 _PAIRED = {
     "chamfer": MetricInfo("chamfer", "Chamfer (px)", "paired", False, None,
                           "line Chamfer distance in pixels at 512 (longer side); strokes = luminance <= 191 of 255"),
+    "chamfer_dark": MetricInfo("chamfer_dark", "Chamfer dark (px)", "paired", False, None,
+                               "line Chamfer distance in pixels at 512 on dark strokes only: luminance < 0.5 "
+                               "(<= 127 of 255), the solid pencil lines"),
+    "ink_far": MetricInfo("ink_far", "Far ink", "paired", False, None,
+                          "share (0..1) of the prediction's dark pixels (luminance <= 127 of 255) more than 8 px "
+                          "at 512 from every reference stroke (<= 191 of 255): ink where the artist drew none; "
+                          "0 for a prediction without dark pixels"),
     "ssim": MetricInfo("ssim", "SSIM", "paired", True, None, "SSIM on luminance at 512, Gaussian window 11/1.5"),
     "fsim": MetricInfo("fsim", "FSIM", "paired", True, None, "FSIM (gray) on luminance, computed at 256 (512 / 2)"),
     "lpips_mnv2": MetricInfo("lpips_mnv2", "LPIPS_mnv2", "paired", False, PROXY_EXTRACTOR,
@@ -63,7 +70,7 @@ SWD = MetricInfo("swd", "SWD (x1e3)", "distribution", False, None,
 
 
 # Default set: everything that needs no user-supplied weights.
-DEFAULT_METRICS = ("chamfer", "ssim", "fsim", "lpips_mnv2", "sifid_mnv2", "fid_mnv2", "kid_mnv2", "swd")
+DEFAULT_METRICS = ("chamfer", "chamfer_dark", "ink_far", "ssim", "fsim", "lpips_mnv2", "sifid_mnv2", "fid_mnv2", "kid_mnv2", "swd")
 # Added automatically when the FID Inception weights are found.
 STANDARD_METRICS = ("fid", "kid", "sifid")
 ALL_METRICS = DEFAULT_METRICS + STANDARD_METRICS

@@ -1,4 +1,4 @@
-"""Paired image metrics that need no network: line Chamfer distance, SSIM, FSIM.
+"""Paired image metrics that need no network: line Chamfer distance, far-ink fraction, SSIM, FSIM.
 
 All functions take two images of the same shape and are deterministic.
 Accepted inputs: numpy arrays or torch tensors, (H, W) or (H, W, 3) [or (3, H, W)
@@ -25,6 +25,8 @@ from apdraw.eval.phasecong import phase_congruency
 # paper of 230-250, and at 0.5 most of them would vanish (style-0 validation
 # sketches: 8 % ink pixels at 0.5, 18 % at 0.75, paper never below ~0.88).
 STROKE_THRESHOLD = 0.75
+# Solid (dark) pencil lines: luminance below half the range (127 of 255 and darker).
+DARK_THRESHOLD = 0.5
 
 
 def _gray01(image: Any) -> np.ndarray:
@@ -93,6 +95,35 @@ def chamfer_distance(a: Any, b: Any, threshold: float = STROKE_THRESHOLD) -> flo
         float >= 0; 0 when both stroke sets coincide (or both are empty).
     """
     return 0.5 * (chamfer_directed(a, b, threshold) + chamfer_directed(b, a, threshold))
+
+
+def ink_far_fraction(pred: Any, ref: Any, dark: float = DARK_THRESHOLD, stroke: float = STROKE_THRESHOLD,
+                     radius_px: float = 8.0) -> float:
+    """Share of the prediction's dark pixels lying more than `radius_px` from every stroke of the reference.
+
+    A hallucination measure: ink drawn where the artist drew nothing nearby. The
+    prediction's ink is read strictly (luminance < `dark`), the reference's
+    strokes generously (luminance < `stroke`), so a faint artist line still
+    licenses dark ink over it.
+
+    Args:
+        pred, ref: drawings of the same size (dark strokes on a light background).
+        dark, stroke: thresholds in [0, 1] units (strict ``<``).
+        radius_px: tolerance in pixels of the images as given. Distances are
+            measured at the images' own resolution: the evaluation suite resizes
+            both to a longer side of 512 first, so its 8 px are 8 px at 512.
+
+    Returns:
+        float in [0, 1]; 0 when the prediction has no dark pixel; 1 when it has
+        some and the reference has no stroke.
+    """
+    ink, strokes = stroke_mask(pred, dark), stroke_mask(ref, stroke)
+    _check_same_shape(ink, strokes)
+    if not ink.any():
+        return 0.0
+    if not strokes.any():
+        return 1.0
+    return float((_distance_to(strokes)[ink] > radius_px).mean())
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Protocol (what the reports state):
 
-* Paired metrics (Chamfer, SSIM, FSIM, LPIPS_mnv2, SIFID*) use every prediction
+* Paired metrics (Chamfer, far ink, SSIM, FSIM, LPIPS_mnv2, SIFID*) use every prediction
   whose file name matches a reference. Both images are brought to the
   reference's aspect with its longer side 512 (exactly 512x512 for APDrawing);
   LPIPS_mnv2 and SIFID use their networks' square input sizes.
@@ -19,6 +19,7 @@ Protocol (what the reports state):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,15 +121,28 @@ def _build_extractor(name: str, settings: EvalSettings) -> Any:
     raise EvalInputError(f"no feature extractor named {name!r}; pass it to evaluate(extractors=...)")
 
 
-def _paired_scores(pred: np.ndarray, ref: np.ndarray, names: list[str], long_side: int) -> dict[str, float]:
-    """Network-free paired metrics on luminance at the reference's paired size."""
+# The network-free paired metrics, called as f(prediction, reference) on luminance at the paired size.
+PAIRED_FUNCS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "chamfer": pm.chamfer_distance,
+    "chamfer_dark": functools.partial(pm.chamfer_distance, threshold=pm.DARK_THRESHOLD),
+    "ink_far": pm.ink_far_fraction,
+    "ssim": pm.ssim,
+    "fsim": pm.fsim,
+}
+
+
+def paired_scores(pred: np.ndarray, ref: np.ndarray, names: list[str], long_side: int = 512) -> dict[str, float]:
+    """The network-free paired metrics among `names` for one pair, as the suite computes them.
+
+    Both images, (H, W) or (H, W, 3) uint8, are resized to the reference's aspect
+    with the longer side `long_side` (:func:`apdraw.eval.imageprep.paired_size`)
+    and reduced to luminance; pixel units (Chamfer, the far-ink radius) are then
+    pixels at that size. Names without a function in :data:`PAIRED_FUNCS` are skipped.
+    """
     size = paired_size(ref.shape, long_side)
     r = to_gray(resize_u8(ref, size))
     p = to_gray(resize_u8(pred, size))
-    funcs: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-        "chamfer": pm.chamfer_distance, "ssim": pm.ssim, "fsim": pm.fsim,
-    }
-    return {n: funcs[n](p, r) for n in names if n in funcs}
+    return {n: PAIRED_FUNCS[n](p, r) for n in names if n in PAIRED_FUNCS}
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -245,7 +259,7 @@ def evaluate(
                     bad_ref.add(key)
                     continue
                 re_ = ref_entry(key, refimg, stages=feats.want_lpips)
-                scores = _paired_scores(pred, refimg, paired_names, settings.paired_long_side)
+                scores = paired_scores(pred, refimg, paired_names, settings.paired_long_side)
                 if feats.want_lpips:
                     scores["lpips_mnv2"] = float(perceptual_distance(pe.stages, re_.stages)[0])
                 for ext in feats.early_ext:

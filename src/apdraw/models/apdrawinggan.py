@@ -58,12 +58,24 @@ class GeneratorConfig:
     fusion_blocks: int = 2
     norm: NormKind = "batch"
     dropout: float = 0.5
+    # Ours, not the paper's: a light 2x refinement head (RefineHead). With refine_channels > 0
+    # the hierarchical networks still run at `resolution` and the head draws the output at
+    # 2 x resolution from the upsampled drawing and the full-resolution photo; 0 = no head.
+    refine_channels: int = 0
+    refine_blocks: int = 2
 
     def __post_init__(self) -> None:
+        if self.refine_channels < 0 or self.refine_blocks < 0:
+            raise ValueError("refine_channels and refine_blocks must be >= 0")
         if self.resolution % 256:
             raise ValueError(f"resolution must be a multiple of 256 (box sizes scale from 256), got {self.resolution}")
         if len(self.global_channels) != 8 or len(self.part_channels) != 3 or len(self.region_channels) != 4:
             raise ValueError("APDrawingGAN uses 8 (global), 3 (parts) and 4 (hair/bg) downsamplings")
+
+    @property
+    def output_resolution(self) -> int:
+        """Side of the generator's output (and of its training pairs): 2 x resolution with the refinement head."""
+        return self.resolution * (2 if self.refine_channels else 1)
 
 
 @dataclass
@@ -173,6 +185,7 @@ class GeneratorOutput:
     local_out: torch.Tensor  # min-pool blend of the local outputs
     parts: dict[str, torch.Tensor] = field(default_factory=dict)  # (B, 1, h, w) crops
     regions: dict[str, torch.Tensor] = field(default_factory=dict)  # (B, 1, S, S), -1 outside the region
+    coarse: torch.Tensor | None = None  # with a refinement head: the fused drawing at S (``drawing`` is at 2S)
 
 
 class HierarchicalGenerator(nn.Module):
@@ -241,6 +254,86 @@ class GlobalGenerator(nn.Module):
         return GeneratorOutput(g, g, g)
 
 
+def downsample_inputs(photo: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bring generator inputs to ``size``: the rule inference uses (antialiased bilinear photo, fg >= 0.5, rescaled boxes).
+
+    photo (B, 3, S, S), boxes (B, 4, 4) in the S frame, fg (B, 1, S, S) -> the same at ``size``.
+    """
+    s = int(photo.shape[-1])
+    if s == size:
+        return photo, fit_boxes(boxes, s, size), fg
+    photo = F.interpolate(photo, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    fg = (F.interpolate(fg, size=(size, size), mode="bilinear", align_corners=False) >= 0.5).to(photo.dtype)
+    return photo, fit_boxes(boxes, s, size), fg
+
+
+class RefineHead(nn.Module):
+    """Ours: draws a 2S² drawing from the S² drawing upsampled and the 2S² photo's luminance.
+
+    Works at S on a pixel-unshuffled input (each 2x2 block of the two 2S² channels
+    becomes 4 channels), so its cost is that of a few narrow convs at S; ends in a
+    pixel shuffle back to 2S². It predicts a residual in the tanh-logit domain of the
+    upsampled drawing; the last conv starts at zero, so an untrained head returns
+    the (bilinearly) upsampled drawing and fine-tuning from a 1x model starts
+    where that model was.
+
+    forward(coarse (B, 1, S, S) in [-1, 1], photo (B, 3, 2S, 2S) in [-1, 1]) -> (B, 1, 2S, 2S) in (-1, 1).
+    """
+
+    def __init__(self, channels: int, blocks: int):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(8, channels, 3, padding=1), nn.ReLU(True)]
+        for _ in range(blocks):
+            layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(True)]
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Conv2d(channels, 4, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, coarse: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+        up = F.interpolate(coarse, size=photo.shape[-2:], mode="bilinear", align_corners=False)
+        gray = (0.299 * photo[:, 0:1] + 0.587 * photo[:, 1:2] + 0.114 * photo[:, 2:3])
+        x = F.pixel_unshuffle(torch.cat([up, gray], 1), 2)  # (B, 8, S, S)
+        residual = F.pixel_shuffle(self.out(self.body(x)), 2)  # (B, 1, 2S, 2S)
+        # atanh of a slightly shrunk drawing: finite logits even where the drawing saturates.
+        return torch.tanh(torch.atanh(up.clamp(-1, 1) * 0.999) + residual)
+
+
+class RefinedGenerator(nn.Module):
+    """A 1x generator (hierarchical or global) at S followed by a :class:`RefineHead` to 2S.
+
+    forward(photo (B, 3, 2S, 2S) in [-1, 1], boxes (B, 4, 4) in the 2S frame, fg (B, 1, 2S, 2S))
+    -> :class:`GeneratorOutput` whose ``drawing`` is (B, 1, 2S, 2S); every other field
+    (global, local, parts, regions, and ``coarse``: the S² fused drawing) is at S.
+    """
+
+    def __init__(self, base: nn.Module, cfg: GeneratorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.base = base
+        self.head = RefineHead(cfg.refine_channels, cfg.refine_blocks)
+
+    def forward(self, photo: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> GeneratorOutput:
+        out = self.base(*downsample_inputs(photo, boxes, fg, self.cfg.resolution))
+        out.coarse = out.drawing
+        out.drawing = self.head(out.drawing, photo)
+        return out
+
+
+def build_generator(cfg: GeneratorConfig, hierarchical: bool = True, init: bool = True) -> nn.Module:
+    """The generator ``cfg`` describes: hierarchical (or the global pix2pix one), with the refinement head when configured.
+
+    Its forward takes inputs at ``cfg.output_resolution``.
+    """
+    base = HierarchicalGenerator(cfg, init=init) if hierarchical else GlobalGenerator(cfg, init=init)
+    return RefinedGenerator(base, cfg) if cfg.refine_channels else base
+
+
+def generator_base(generator: nn.Module) -> nn.Module:
+    """The 1x (hierarchical or global) part of a generator built by :func:`build_generator`."""
+    return generator.base if isinstance(generator, RefinedGenerator) else generator
+
+
 # --------------------------------------------------------------------------- inference
 
 
@@ -262,7 +355,7 @@ class APDrawingGAN(nn.Module):
         self.hierarchical = hierarchical
         self.num_threads = num_threads
         if generator is None:
-            generator = HierarchicalGenerator(cfg) if hierarchical else GlobalGenerator(cfg)
+            generator = build_generator(cfg, hierarchical)
         self.generator = generator
         self.eval()
 
@@ -285,11 +378,10 @@ class APDrawingGAN(nn.Module):
         from apdraw.persistence import load_model
 
         def build(cfg: GeneratorConfig, meta: dict[str, str]) -> nn.Module:
-            hierarchical = bool(json.loads(meta.get("hierarchical", "true")))
-            return HierarchicalGenerator(cfg, init=False) if hierarchical else GlobalGenerator(cfg, init=False)
+            return build_generator(cfg, bool(json.loads(meta.get("hierarchical", "true"))), init=False)
 
         generator, _ = load_model(path if path is not None else DEFAULT_WEIGHTS, FORMAT, GeneratorConfig, build)
-        hierarchical = isinstance(generator, HierarchicalGenerator)
+        hierarchical = isinstance(generator_base(generator), HierarchicalGenerator)
         return cls(generator.cfg, hierarchical, num_threads, generator=generator)
 
     # -- running ------------------------------------------------------------
@@ -309,15 +401,11 @@ class APDrawingGAN(nn.Module):
 
     def forward(self, photos: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> torch.Tensor:
         """:meth:`draw` without its checks and ``no_grad``: the whole computation, as exported to ONNX."""
-        s = self.cfg.resolution
-        x = photos.float() / 127.5 - 1.0
-        m = fg.float()
-        size = int(x.shape[-1])
-        if size != s:
-            x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
-            m = (F.interpolate(m, size=(s, s), mode="bilinear", align_corners=False) >= 0.5).float()
+        s = self.cfg.output_resolution
+        size = int(photos.shape[-1])
+        x, b, m = downsample_inputs(photos.float() / 127.5 - 1.0, boxes, fg.float(), s)
         with torch_threads(self.num_threads, x.device):
-            y = self.generator(x, fit_boxes(boxes, size, s), m).drawing
+            y = self.generator(x, b, m).drawing
         if size != s:
             y = F.interpolate(y, size=(size, size), mode="bicubic", align_corners=False)
         return ((y[:, 0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)

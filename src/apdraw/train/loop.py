@@ -21,13 +21,24 @@ checkpointed with the model, optimisers, schedulers, EMA copies and step.
 Checkpoints hold only tensors and plain types (:mod:`apdraw.persistence`):
 loading one never executes code.
 
+Fixed-time training. The loop counts *training time*: the time spent in train
+steps (data loading, ``train_step``, schedulers, EMA), not in sample grids,
+validation or checkpoints, on two clocks: ``wall`` (``time.perf_counter``, for a
+GPU slot) and ``cpu`` (``time.process_time`` of this process, for equal CPU
+budgets on a shared machine). Both are checkpointed, so a resumed run goes on
+with the budget it has left. With ``loop.max_minutes > 0`` the run stops at the
+first step where ``loop.clock``'s training time reaches it, writing that step's
+log row, samples, validation and checkpoint as for the last of ``loop.steps``
+(which stays an upper bound). Resuming with a larger budget trains on; with the
+same budget, nothing is done.
+
 Layout of ``out_dir``::
 
     config.yaml          the full config of the run (written at start)
     checkpoints/latest.pt
     checkpoints/step_XXXXXXX.pt   every ``keep_every`` steps (optional)
-    log.csv              step, seconds, learning rate(s), every logged scalar
-    val.csv              step, seconds, the task's validation metrics (``validate_every``)
+    log.csv              step, seconds, train_wall_min, train_cpu_min, learning rate(s), every logged scalar
+    val.csv              step, seconds, train_wall_min, train_cpu_min, the task's validation metrics (``validate_every``)
     tb/                  TensorBoard events: the same scalars, and the sample grids
     samples/step_XXXXXXX.png
 """
@@ -44,7 +55,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Literal
 
 import numpy as np
 import torch
@@ -81,6 +92,10 @@ class LoopConfig:
     ema_decay: float = 0.0  # EMA of the task's ema_modules, e.g. 0.999; 0 = no EMA
     validate_every: int = 0  # call the task's validate() every N steps (and at the end); 0 = never
     tensorboard: bool = True  # also log to out_dir/tb (TensorBoard events)
+    max_minutes: float = 0.0  # stop once `clock`'s training time reaches this (steps stays an upper bound); 0 = no limit
+    # wall: time.perf_counter (a GPU slot); cpu: this process's CPU time (equal budgets on a shared
+    # machine, blind to other jobs; DataLoader worker processes are not counted)
+    clock: Literal["wall", "cpu"] = "wall"
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every", "accumulate"):
@@ -89,6 +104,10 @@ class LoopConfig:
         for name in ("num_workers", "keep_every", "threads", "validate_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loop.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.max_minutes < math.inf:
+            raise ValueError(f"loop.max_minutes must be >= 0 (0 = no limit), got {self.max_minutes}")
+        if self.clock not in ("wall", "cpu"):
+            raise ValueError(f"loop.clock must be 'wall' or 'cpu', got {self.clock!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"loop.ema_decay must be in [0, 1), got {self.ema_decay}")
         out = Path(self.out_dir)
@@ -118,6 +137,42 @@ class EpochSampler(Sampler[SampleKey]):
 
     def __len__(self) -> int:
         return max(0, len(range(self.rank, self.n, self.world)) - self.skip)
+
+
+@dataclass
+class TrainClock:
+    """Training time so far, in seconds on both clocks: train steps only (no samples, validation, checkpoints)."""
+
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+    def seconds(self, kind: str) -> float:
+        """The time on clock ``kind`` (``loop.clock``: "wall" or "cpu")."""
+        return self.wall_s if kind == "wall" else self.cpu_s
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Add the time spent in the ``with`` block to both clocks."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall_s += time.perf_counter() - wall
+            self.cpu_s += time.process_time() - cpu
+
+    def columns(self) -> dict[str, float]:
+        """The log.csv / val.csv columns, in minutes."""
+        return {"train_wall_min": round(self.wall_s / 60, 3), "train_cpu_min": round(self.cpu_s / 60, 3)}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`run_training` did; the loop leaves it in ``task.result``."""
+
+    checkpoint: Path  # checkpoints/latest.pt
+    step: int  # the step of that checkpoint
+    stopped_on_time: bool  # True: loop.max_minutes ran out (possibly before loop.steps)
+    clock: TrainClock  # total training time of the run, resumes included
 
 
 class TrainingSetupError(ValueError):
@@ -225,6 +280,7 @@ class TrainTask:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self.ema: dict[str, EMA] = {}  # filled by the loop
+        self.result: RunResult | None = None  # set by run_training when it returns
 
     def averaged(self, name: str) -> nn.Module:
         """Module ``name`` for evaluation: its EMA copy when the run keeps one, else the module itself."""
@@ -311,10 +367,12 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
 
 
-def save_checkpoint(path: Path, task: TrainTask, step: int, config: Any) -> None:
-    """Everything needed to continue exactly: weights, EMA copies, optimisers, schedulers, step, RNG states."""
+def save_checkpoint(path: Path, task: TrainTask, step: int, config: Any, clock: TrainClock | None = None) -> None:
+    """Everything needed to continue exactly: weights, EMA copies, optimisers, schedulers, step, RNG states, training time."""
+    clock = clock or TrainClock()
     state = {
         "step": step,
+        "clock": {"wall_s": clock.wall_s, "cpu_s": clock.cpu_s},
         "modules": {k: unwrap(m).state_dict() for k, m in task.modules.items()},
         "ema": {k: e.module.state_dict() for k, e in task.ema.items()},
         "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
@@ -325,10 +383,11 @@ def save_checkpoint(path: Path, task: TrainTask, step: int, config: Any) -> None
     write_checkpoint(path, state)
 
 
-def load_checkpoint(path: Path, task: TrainTask, map_location: torch.device | str = "cpu") -> int:
-    """Restore a checkpoint written by :func:`save_checkpoint` into a built task; returns its step.
+def load_checkpoint(path: Path, task: TrainTask, map_location: torch.device | str = "cpu") -> tuple[int, TrainClock]:
+    """Restore a checkpoint written by :func:`save_checkpoint` into a built task; returns its step and training time.
 
-    EMA copies missing from the checkpoint (EMA switched on mid-run) start from the restored weights.
+    EMA copies missing from the checkpoint (EMA switched on mid-run) start from the restored weights;
+    checkpoints older than the training clock count as 0 s of training.
     """
     state = read_checkpoint(path, map_location=map_location)
     for k, m in task.modules.items():
@@ -340,7 +399,8 @@ def load_checkpoint(path: Path, task: TrainTask, map_location: torch.device | st
     for k, s in task.schedulers.items():
         s.load_state_dict(state["schedulers"][k])
     _set_rng_state(state["rng"])
-    return int(state["step"])
+    clock = state.get("clock", {})
+    return int(state["step"]), TrainClock(float(clock.get("wall_s", 0.0)), float(clock.get("cpu_s", 0.0)))
 
 
 class _CsvLog:
@@ -387,10 +447,12 @@ def _init_distributed() -> tuple[int, int, int]:
 
 
 def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: bool = True) -> Path:
-    """Train ``task`` for ``loop.steps`` steps; returns the path of the final checkpoint.
+    """Train ``task`` for ``loop.steps`` steps or ``loop.max_minutes`` of training; returns the final checkpoint's path.
 
     ``config`` is the task's full config (saved into the run folder and checkpoints).
     With ``resume`` and an existing ``checkpoints/latest.pt``, training continues from it exactly.
+    What happened (last step, whether the time budget stopped it, training time) is left in
+    ``task.result`` (:class:`RunResult`).
     """
     rank, local_rank, world = _init_distributed()
     out = Path(loop.out_dir)
@@ -408,9 +470,9 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
             raise TrainingSetupError(f"{type(task).__name__} keeps no EMA copies; set loop.ema_decay=0")
         task.ema = {name: EMA(task.modules[name], loop.ema_decay) for name in task.ema_modules}
     _remove_stale_temporaries(ckpt_dir)
-    step = 0
+    step, clock = 0, TrainClock()
     if resume and latest.exists():
-        step = load_checkpoint(latest, task, map_location=device)
+        step, clock = load_checkpoint(latest, task, map_location=device)
         if ctx.is_main:
             tqdm.write(f"resumed from {latest} at step {step}")
     if ctx.is_main:
@@ -454,28 +516,40 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
         for m in task.modules.values():
             m.train(mode)
 
+    def out_of_time() -> bool:
+        if loop.max_minutes <= 0:
+            return False
+        # Each process has its own clocks: rank 0 decides, so all stop at the same step.
+        return _rank0_decides(clock.seconds(loop.clock) >= loop.max_minutes * 60, world, device)
+
     bar = tqdm(total=loop.steps, initial=step, disable=not ctx.is_main, dynamic_ncols=True, desc=out.name)
     t0 = time.time()
     # A fixed preview batch (the first of epoch 0), so grids are comparable across resumes.
     sample_batch = ctx.to_device(next(iter(loader_from(0, 0)))) if ctx.is_main else None
     stream = micro_batches(step * loop.accumulate)
     set_train(True)
-    while step < loop.steps:
+    spent = out_of_time()  # a run resumed with its budget used up does no further step
+    if spent and ctx.is_main:
+        tqdm.write(f"time budget loop.max_minutes={loop.max_minutes} already spent at step {step}; nothing to train")
+    while step < loop.steps and not spent:
         sums: dict[str, float] = {}
-        for micro in range(loop.accumulate):
-            ctx.micro = micro
-            scalars = task.train_step(ctx.to_device(next(stream)), step, ctx)
-            for k, v in scalars.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
+        with clock.running():
+            for micro in range(loop.accumulate):
+                ctx.micro = micro
+                scalars = task.train_step(ctx.to_device(next(stream)), step, ctx)
+                for k, v in scalars.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
+            for s in task.schedulers.values():
+                s.step()
+            for name, e in task.ema.items():
+                e.update(task.modules[name])
         scalars = {k: v / loop.accumulate for k, v in sums.items()}
-        for s in task.schedulers.values():
-            s.step()
-        for name, e in task.ema.items():
-            e.update(task.modules[name])
         step += 1
         bar.update(1)
-        if ctx.is_main and (step % loop.log_every == 0 or step == loop.steps):
-            row = {"step": step, "seconds": round(time.time() - t0, 2)}
+        spent = out_of_time()
+        last = spent or step == loop.steps  # the final step: always logged, sampled, validated, checkpointed
+        if ctx.is_main and (step % loop.log_every == 0 or last):
+            row = {"step": step, "seconds": round(time.time() - t0, 2), **clock.columns()}
             for name, opt in task.optimizers.items():
                 row[f"lr_{name}"] = opt.param_groups[0]["lr"]
             row.update(scalars)
@@ -485,7 +559,7 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
             log.write(row)  # type: ignore[union-attr]
             _board_scalars(board, "train", row, step)
             bar.set_postfix({k: f"{v:.3g}" for k, v in list(scalars.items())[:4]})
-        if ctx.is_main and (step % loop.sample_every == 0 or step == loop.steps):
+        if ctx.is_main and (step % loop.sample_every == 0 or last):
             set_train(False)
             with torch.no_grad():
                 grid = task.sample(sample_batch, ctx)
@@ -494,26 +568,39 @@ def run_training(task: TrainTask, loop: LoopConfig, config: Any = None, resume: 
                 save_image(out / "samples" / f"step_{step:07d}.png", grid)
                 if board is not None:
                     board.add_image("samples", grid, step, dataformats="HWC")
-        if ctx.is_main and loop.validate_every and (step % loop.validate_every == 0 or step == loop.steps):
+        if ctx.is_main and loop.validate_every and (step % loop.validate_every == 0 or last):
             set_train(False)
             with torch.no_grad():
                 metrics = task.validate(ctx)
             set_train(True)
             if metrics:
-                row = {"step": step, "seconds": round(time.time() - t0, 2), **{k: float(v) for k, v in metrics.items()}}
+                row = {"step": step, "seconds": round(time.time() - t0, 2), **clock.columns(), **{k: float(v) for k, v in metrics.items()}}
                 val_log.write(row)  # type: ignore[union-attr]
                 _board_scalars(board, "val", row, step)
                 tqdm.write(f"step {step} validation: " + ", ".join(f"{k} {float(v):.4g}" for k, v in metrics.items()))
-        if ctx.is_main and (step % loop.ckpt_every == 0 or step == loop.steps):
-            save_checkpoint(latest, task, step, config)
+        if ctx.is_main and (step % loop.ckpt_every == 0 or last):
+            save_checkpoint(latest, task, step, config, clock)
             if loop.keep_every and step % loop.keep_every == 0:
-                save_checkpoint(ckpt_dir / f"step_{step:07d}.pt", task, step, config)
+                save_checkpoint(ckpt_dir / f"step_{step:07d}.pt", task, step, config, clock)
+        if spent and ctx.is_main:
+            tqdm.write(f"stopped on the time budget at step {step} after {clock.seconds(loop.clock) / 60:.2f} min "
+                       f"of training ({loop.clock} clock, loop.max_minutes={loop.max_minutes})")
     bar.close()
     if board is not None:
         board.close()
     if world > 1:
         dist.barrier()
+    task.result = RunResult(latest, step, spent, clock)
     return latest
+
+
+def _rank0_decides(flag: bool, world: int, device: torch.device) -> bool:
+    """Rank 0's ``flag`` on every process (itself when not distributed)."""
+    if world <= 1:
+        return flag
+    t = torch.tensor([int(flag)], device=device)
+    dist.broadcast(t, src=0)
+    return bool(t.item())
 
 
 def _remove_stale_temporaries(folder: Path) -> None:
@@ -534,6 +621,6 @@ def _board_scalars(board: Any, prefix: str, row: dict[str, Any], step: int) -> N
     if board is None:
         return
     for k, v in row.items():
-        if k not in ("step", "seconds"):
+        if k not in ("step", "seconds", "train_wall_min", "train_cpu_min"):
             board.add_scalar(f"{prefix}/{k}", float(v), step)
     board.flush()
