@@ -1,7 +1,8 @@
 """Quality per CPU minute: train the APDrawingGAN recipe arms for the same CPU budget, then tabulate and plot.
 
-    python scripts/ablate_apdrawinggan.py run    [--minutes 15] [--parallel 2] [--arms prev,diffaug,...]
-    python scripts/ablate_apdrawinggan.py report [--write-doc]
+    python scripts/ablate_apdrawinggan.py initial   # the starting generator's scores (curve point 0)
+    python scripts/ablate_apdrawinggan.py run    [--minutes 20] [--parallel 2] [--arms prev,diffaug,...]
+    python scripts/ablate_apdrawinggan.py report [--budget 20] [--write-doc]
 
 ``run`` trains each arm with ``apdraw train apdrawinggan ... loop.max_minutes=M
 loop.clock=cpu`` (CPU time of the training steps only; validation, samples and
@@ -50,12 +51,12 @@ class Arm:
 
 
 ARMS = [
-    Arm("prev", "1. previous recipe", PREVIOUS + VALIDATION, 150),
-    Arm("diffaug", "2. + DiffAugment", PREVIOUS + VALIDATION + DIFFAUG, 150),
-    Arm("projected", "3. + projected D", PREVIOUS + VALIDATION + DIFFAUG + PROJECTED, 100),
-    Arm("fm", "4. + feature matching", PREVIOUS + VALIDATION + DIFFAUG + PROJECTED + FEATURE_MATCHING, 100),
-    Arm("full", "5. full new recipe (+ perceptual, R1, EMA, 512² head)", FULL, 60),
-    Arm("full_nodt", "6. full recipe without the DT loss", FULL + ["loss.lambda_dt=0"], 60),
+    Arm("prev", "1. previous recipe", PREVIOUS + VALIDATION, 400),
+    Arm("diffaug", "2. + DiffAugment", PREVIOUS + VALIDATION + DIFFAUG, 400),
+    Arm("projected", "3. + projected D", PREVIOUS + VALIDATION + DIFFAUG + PROJECTED, 250),
+    Arm("fm", "4. + feature matching", PREVIOUS + VALIDATION + DIFFAUG + PROJECTED + FEATURE_MATCHING, 250),
+    Arm("full", "5. full new recipe (+ perceptual, R1, EMA, 512² head)", FULL, 150),
+    Arm("full_nodt", "6. full recipe without the DT loss", FULL + ["loss.lambda_dt=0"], 150),
 ]
 
 
@@ -95,6 +96,32 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def initial(args: argparse.Namespace) -> int:
+    """Validate the shared starting generator once (the curves' point at 0 CPU minutes)."""
+    import json
+
+    import torch
+
+    from apdraw.config import load_config
+    from apdraw.train.loop import Context
+    from apdraw.train.tasks import apdrawinggan as T
+
+    overrides = [a for a in PREVIOUS[2:] + VALIDATION] + [f"init={args.init}", "loss.lambda_dt=0"]
+    cfg = load_config(T.Config, PREVIOUS[1], overrides)
+    torch.set_num_threads(1)
+    task = T.Task(cfg, dataset=[])
+    ctx = Context(torch.device("cpu"), amp=False, channels_last=False)
+    task.build(ctx)
+    task.modules["G"].eval()
+    with torch.no_grad():
+        scores = task.validate(ctx)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "initial.json").write_text(json.dumps(scores, indent=1))
+    print(scores)
+    return 0
+
+
 def read_val(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
@@ -111,15 +138,24 @@ COLUMNS = [
 
 def report(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    import json
+
     rows, curves = [], {}
     floor = None
+    start = json.loads((out / "initial.json").read_text()) if (out / "initial.json").is_file() else None
+    if start is not None:
+        cells = [f"{start[k]:.{d}f}" if k in start else "–" for k, _, d in COLUMNS]
+        rows.append("| 0. the starting generator (shipped default) | 0 | 0 | " + " | ".join(cells) + " |")
     for arm in ARMS:
+        # The table row: the last validation within the budget (a longer run of an arm adds curve points only).
         val = read_val(arm_dir(out, arm) / "val.csv")
-        if not val:
+        within = [r for r in val if r["train_cpu_min"] <= args.budget * 1.02]
+        if not within:
             continue
-        last = val[-1]
+        last = within[-1]
         floor = last.get("fid_mnv2_floor", floor)
-        curves[arm.label] = [(r["train_cpu_min"], r.get("fid_mnv2_ratio", float("nan"))) for r in val]
+        points = [(0.0, start["fid_mnv2_ratio"])] if start and "fid_mnv2_ratio" in start else []
+        curves[arm.label] = points + [(r["train_cpu_min"], r.get("fid_mnv2_ratio", float("nan"))) for r in val]
         cells = [f"{last[k]:.{d}f}" if k in last else "–" for k, _, d in COLUMNS]
         rows.append(f"| {arm.label} | {int(last['step'])} | {last['train_cpu_min']:.1f} | " + " | ".join(cells) + " |")
     if not rows:
@@ -165,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--minutes", type=float, default=15.0, help="CPU minutes of training per arm")
+    r.add_argument("--minutes", type=float, default=20.0, help="CPU minutes of training per arm")
     r.add_argument("--parallel", type=int, default=2)
     r.add_argument("--arms", default=",".join(a.name for a in ARMS))
     r.add_argument("--init", default=str(REPO / "src" / "apdraw" / "weights" / "apdrawinggan_fs2k.safetensors"))
@@ -173,7 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(func=run)
     rep = sub.add_parser("report")
     rep.add_argument("--out", default="runs/ablation")
+    rep.add_argument("--budget", type=float, default=20.0, help="CPU minutes per arm: the table's cut-off")
     rep.add_argument("--write-doc", action="store_true")
+    ini = sub.add_parser("initial", help="validate the starting generator (the curves' first point)")
+    ini.add_argument("--init", default=str(REPO / "src" / "apdraw" / "weights" / "apdrawinggan_fs2k.safetensors"))
+    ini.add_argument("--out", default="runs/ablation")
+    ini.set_defaults(func=initial)
     rep.set_defaults(func=report)
     args = p.parse_args(argv)
     return args.func(args)

@@ -447,7 +447,7 @@ def test_ema_generator_validation_and_the_export_command(tmp_path, pair_files, c
     task = T.Task(cfg, data, val_dataset=PairedDrawingDataset(pair_files[:2], 256))
     ckpt = run_training(task, cfg.loop, cfg)
     row = next(csv.DictReader((tmp_path / "run" / "val.csv").open()))
-    assert int(row["step"]) == 3 and float(row["l1"]) > 0 and float(row["chamfer_px"]) >= 0
+    assert int(row["step"]) == 3 and float(row["l1"]) > 0 and float(row["chamfer"]) >= 0 and float(row["chamfer_dark"]) >= 0
     # The export is the EMA generator, not the live one.
     assert main(["export", "apdrawinggan", str(ckpt), str(tmp_path / "g.safetensors")]) == 0
     exported = APDrawingGAN.from_pretrained(tmp_path / "g.safetensors")

@@ -278,8 +278,8 @@ class Task(TrainTask):
         # per region, and match its lines (DT).
         with ctx.frozen(self.d) as d, ctx.autocast():
             d_fake = d(*self._aug(photo_s, fake_s), boxes_s, fg_s)
-        gan_g = gan_loss(d_fake["global"], True, lc.gan)
-        gan_l = sum((gan_loss(v, True, lc.gan) for k, v in d_fake.items() if k != "global"), torch.zeros((), device=fake.device))
+        gan_g = gan_loss(d_fake["global"], True, lc.gan, for_discriminator=False)
+        gan_l = sum((gan_loss(v, True, lc.gan, for_discriminator=False) for k, v in d_fake.items() if k != "global"), torch.zeros((), device=fake.device))
         l1 = (fake - drawing).abs().mean()
         loss_g = lc.global_gan * gan_g + lc.local_gan * gan_l + lc.lambda_l1 * l1
         scalars.update(gan_g=gan_g.item(), l1=l1.item())
@@ -295,7 +295,7 @@ class Task(TrainTask):
             terms = self._projected_g_terms(photo, drawing, fake, ctx)
             loss_g = loss_g + lc.projected_gan * terms["gan_p"]
             loss_g = loss_g + lc.feature_matching * terms.get("fm", 0.0) + lc.perceptual * terms.get("perceptual", 0.0)
-            scalars.update({k: float(v) for k, v in terms.items()})
+            scalars.update({k: v.item() for k, v in terms.items()})
         elif self.perceptual is not None:
             perc = self.perceptual(fake, drawing)
             loss_g = loss_g + lc.perceptual * perc
