@@ -69,6 +69,7 @@ def command(arm: Arm, out: Path, minutes: float, init: str) -> list[str]:
         sys.executable, "-m", "apdraw", "train", "apdrawinggan", *arm.args, f"init={init}",
         f"loop.out_dir={arm_dir(out, arm)}", f"loop.max_minutes={minutes}", "loop.clock=cpu", "loop.threads=1",
         f"loop.validate_every={arm.validate_every}", "loop.ckpt_every=50", f"loop.sample_every={arm.validate_every}",
+        f"loop.keep_every={arm.validate_every}",
         "loop.tensorboard=false", "--no-export",
     ]  # fmt: skip
 

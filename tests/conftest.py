@@ -30,8 +30,12 @@ def shared_data() -> Path:
 
 @pytest.fixture(autouse=True)
 def _deterministic_threads():
-    """Keep tests on a fixed thread count so timing and numerics don't vary with the host."""
+    """Keep tests on a fixed thread count so timing and numerics don't vary with the host.
+
+    ``APDRAW_TEST_THREADS=1`` while a training run holds a core: two torch threads
+    that share a busy core spin-wait on each other and run many times slower.
+    """
     import torch
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(int(os.environ.get("APDRAW_TEST_THREADS", "0")) or min(2, os.cpu_count() or 1))
     yield

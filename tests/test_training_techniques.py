@@ -204,3 +204,28 @@ def test_init_from_a_generator_without_head(tmp_path):
         old = plain.generator.eval()(*T.downsample_inputs(x, boxes, fg, 256)).drawing
     up = F.interpolate(old, size=(512, 512), mode="bilinear", align_corners=False)
     assert torch.allclose(new.drawing, up * 0.999, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- shipped configs
+
+
+def test_fast_and_gpu_configs_load_and_describe_the_intended_networks():
+    from apdraw.config import load_config
+    from apdraw.models.apdrawinggan import full_config
+    from apdraw.models.layers import count_parameters
+
+    root = Path(__file__).resolve().parents[1] / "src" / "apdraw" / "configs"
+    fast = load_config(T.Config, root / "apdrawinggan_fast.yaml", [])
+    assert fast.generator.output_resolution == 512 and fast.generator.resolution == 256
+    assert fast.augment.enabled and fast.loss.projected_gan > 0 and fast.loss.feature_matching > 0
+    assert fast.loop.max_minutes > 0 and fast.loop.clock == "cpu" and fast.loop.ema_decay > 0
+    gpu = load_config(T.Config, root / "apdrawinggan_gpu.yaml", [])
+    paper_g, paper_d = full_config()
+    assert dataclasses.replace(gpu.generator) == dataclasses.replace(paper_g, resolution=512)
+    assert gpu.discriminator == paper_d and gpu.projected.resolution == 512
+    assert gpu.loop.clock == "wall" and gpu.loop.max_minutes > 0 and gpu.loop.batch_size >= 8
+    # The paper-size generator: 54.41 M global U-Net + locals + fusion (the test of the
+    # original's counts is in test_apdrawinggan.py); the refinement head stays light.
+    assert count_parameters(build_generator(gpu.generator, init=False)) > 60_000_000
+    head = count_parameters(build_generator(fast.generator, init=False).head)
+    assert head < 20_000
