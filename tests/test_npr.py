@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from apdraw.config import load_config
-from apdraw.npr import NPRConfig, NPRInput, draw_batch, draw_portrait, xdog
+from apdraw.npr import NPRConfig, NPRInput, draw_batch, draw_portrait, draw_with_lines, xdog
 from apdraw.npr.flow import structure_tensor_flow
 from apdraw.npr.regions import FaceGeometry, estimate_hair_mask, template_landmarks
 
@@ -207,6 +207,26 @@ def test_hair_strokes_follow_flow(angle):
     cfg = NPRConfig()
     cfg.hair.enabled = False
     assert (draw_portrait(img, None, None, hair, cfg)[inner] < 128).sum() < ink.sum()
+
+
+def test_draw_with_lines_hands_over_the_strands_and_jaw_it_drew(face):
+    """The engine's own polylines: in the frame, on its ink, absent from the rest; the drawing unchanged."""
+    img, fg, hair, _ = face
+    y, x = np.mgrid[0:S, 0:S].astype(np.float32)
+    stripes = 0.5 + 0.5 * np.sin((y - 0.5 * x) * 2 * np.pi / 7.0)
+    img = img.copy()
+    img[hair] = ((95 + 40 * stripes)[..., None] * np.array([1.0, 0.75, 0.55]))[hair].astype(np.uint8)  # lighter hair
+    drawing, lines, rest = draw_with_lines(img, fg, jaw_arc(), hair)
+    assert np.array_equal(drawing, draw_portrait(img, fg, jaw_arc(), hair))
+    assert len(lines) > 50 and all(p.ndim == 2 and p.shape[1] == 2 and len(p) >= 2 and p.dtype == np.float64 for p in lines)
+    pts = np.concatenate(lines)
+    assert (pts >= 0).all() and (pts <= S - 1).all()
+    ix, iy = np.rint(pts[:, 0]).astype(int), np.rint(pts[:, 1]).astype(int)
+    assert (drawing[iy, ix] < 128).mean() > 0.98, "the lines run on the engine's ink"
+    assert (rest[iy, ix] < 128).mean() < 0.2, "the rest leaves their ink out"
+    assert not ((rest < 128) & (drawing >= 128)).any(), "the rest draws nothing the drawing does not"
+    jaw = max(lines, key=len)  # the jaw stroke's centre-line, on the jaw arc from end to end
+    assert np.ptp(jaw[:, 0]) > 200 and np.allclose(np.hypot((jaw[:, 0] - 256) / 115, (jaw[:, 1] - 300) / 140), 1, atol=0.03)
 
 
 def test_hair_mask_estimate(face):

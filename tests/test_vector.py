@@ -121,6 +121,28 @@ def test_drawing_trace_strokes_fills_the_strokes_field():
     assert d.strokes is lines and len(lines) > 3 and all(p.ndim == 2 and p.shape[1] == 2 and len(p) >= 2 for p in lines)
 
 
+def test_drawing_with_pen_lines_traces_only_the_rest():
+    from types import SimpleNamespace
+
+    from apdraw.pipeline import Drawing
+    from apdraw.styles import Sketch, sketch
+
+    img = synthetic_drawing()
+    rest = img.copy()
+    rest[95:106, :] = 255  # the 3 px line at y = 100, drawn along a given polyline instead
+    given = np.array([[60.0, 100.0], [255.0, 100.5], [450.0, 100.0]])
+    d = Drawing(img, SimpleNamespace(), (512, 512), pen_lines=[given], rest=rest)
+    lines = d.trace_strokes()
+    traced = Drawing(img, SimpleNamespace(), (512, 512)).trace_strokes()
+    along = lambda ls: [p for p in ls if np.ptp(p[:, 0]) > 300 and np.abs(p[:, 1] - 100).max() <= 1]  # noqa: E731
+    assert len(along(lines)) == len(along(traced)) == 1
+    is_given = lambda p: p.shape == given.shape and (np.allclose(p, given) or np.allclose(p, given[::-1]))  # noqa: E731
+    assert sum(map(is_given, lines)) == 1 and not any(map(is_given, traced))  # the given line, as it is
+    assert len(lines) == len(traced)  # the rest (ring, square) traced as before
+    # a drawer without a `sketch` method gives plain drawings, no pen lines
+    assert sketch(lambda faces: [img for _ in faces], [None]) == [Sketch(img)]
+
+
 # --- SVG and G-code validity ------------------------------------------------------------
 
 
@@ -318,3 +340,60 @@ def test_cli_photo_frame_plot_matches_the_photo_frame_png(tmp_path):
     cfg = VectorConfig(paper="300x200", margin_mm=0)
     plot = read_svg(out / "astronaut.svg", page_area(png.shape, cfg), cfg.pen_width_mm)
     assert chamfer_distance(plot.rasterize(max(png.shape)), png, threshold=0.5) <= 1.5
+
+
+@pytest.fixture
+def traced_images(monkeypatch) -> list[tuple[np.ndarray, list | None]]:
+    """What the vectoriser traces during a test: (the raster, the given pen lines) of each call."""
+    import apdraw.vector.plot as vplot
+
+    calls, real = [], vplot.trace
+
+    def spy(image, cfg=None, hatch_px=None, lines=None):
+        calls.append((np.asarray(image).copy(), lines))
+        return real(image, cfg, hatch_px, lines)
+
+    monkeypatch.setattr(vplot, "trace", spy)
+    return calls
+
+
+def svg_points(path: Path) -> np.ndarray:
+    return np.concatenate(svg_polylines(path.read_text())[1])
+
+
+def test_cli_npr_plots_the_engines_own_lines(tmp_path, traced_images, monkeypatch):
+    """`--style npr --format svg`: the engine's strands and jaw go into the SVG as drawn; only the rest is traced."""
+    from apdraw import styles
+    from apdraw.vector.plot import PX_PER_MM
+    from apdraw.vector.tracing import simplify
+
+    photo = str(EXAMPLES / "grace_hopper.jpg")
+    assert main(["draw", photo, "-o", str(tmp_path / "a"), "--style", "npr", "--format", "png,svg"]) == 0
+    [(traced, lines)] = traced_images
+    png = load_image(tmp_path / "a" / "grace_hopper.png")[..., 0]
+    assert lines and (traced < 128).sum() < (png < 128).sum()
+    pts = np.concatenate(lines)
+    ix, iy = np.rint(pts[:, 0]).astype(int), np.rint(pts[:, 1]).astype(int)
+    assert (png[iy, ix] < 128).mean() > 0.95 and (traced[iy, ix] < 128).mean() < 0.6  # their ink is not traced
+    # the jaw stroke's centre-line is in the SVG point for point
+    cfg = VectorConfig()
+    jaw = simplify(max(lines, key=len), cfg.simplify_px)
+    want = Plot.from_pixels([jaw], png.shape, cfg).lines[0] * PX_PER_MM
+    dist = lambda got: np.hypot(*(want[:, None] - got[None]).transpose(2, 0, 1)).min(1)  # noqa: E731
+    assert len(jaw) > 20 and dist(svg_points(tmp_path / "a" / "grace_hopper.svg")).max() < 0.01
+
+    # without the handover (a drawer that gives plain drawings) the whole raster is traced, and the jaw is not there
+    traced_images.clear()
+    monkeypatch.setattr(styles, "sketch", lambda drawer, faces: [styles.Sketch(img) for img in drawer(faces)])
+    assert main(["draw", photo, "-o", str(tmp_path / "b"), "--style", "npr", "--format", "png,svg"]) == 0
+    [(traced, lines)] = traced_images
+    assert lines is None and np.array_equal(traced, png)
+    assert (tmp_path / "a" / "grace_hopper.png").read_bytes() == (tmp_path / "b" / "grace_hopper.png").read_bytes()
+    assert np.median(dist(svg_points(tmp_path / "b" / "grace_hopper.svg"))) > 0.5  # SVG units, 96 per inch
+
+
+def test_cli_other_styles_trace_their_raster(tmp_path, traced_images):
+    out = tmp_path / "o"
+    assert main(["draw", str(EXAMPLES / "grace_hopper.jpg"), "-o", str(out), "--format", "png,svg"]) == 0
+    [(traced, lines)] = traced_images
+    assert lines is None and np.array_equal(traced, load_image(out / "grace_hopper.png")[..., 0])

@@ -42,6 +42,9 @@ class Drawing:
         image: (S, S) uint8 drawing in the face's aligned frame (S = 512), 255 = paper.
         face: the aligned :class:`~apdraw.face.Face` it was drawn from.
         photo_hw: (H, W) of the photo.
+        pen_lines: the polylines the style drew as pen lines, (K, 2) float64 (x, y) in
+            ``image`` pixels, when it hands them over (:class:`apdraw.styles.Sketch`); None = none.
+        rest: (S, S) uint8, ``image`` without the ink of ``pen_lines``: what plotters trace (None without them).
     """
 
     image: np.ndarray
@@ -49,6 +52,8 @@ class Drawing:
     photo_hw: tuple[int, int]
     # Vector strokes (plotter output): None until :meth:`trace_strokes` fills them.
     strokes: Any = field(default=None, repr=False)
+    pen_lines: list[np.ndarray] | None = field(default=None, repr=False)
+    rest: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -81,11 +86,16 @@ class Drawing:
 
         Returns:
             merged polylines in plotting order, each (K, 2) float64 (x, y) in ``image`` pixels:
-            stroke centre-lines, fill outlines and hatch lines.
+            stroke centre-lines, fill outlines and hatch lines. With :attr:`pen_lines` those
+            are the centre-lines of what the style drew along them, and only :attr:`rest`
+            is traced.
         """
         from apdraw.vector import trace_lines
 
-        self.strokes = trace_lines(self.image, config, mm_per_px)
+        if self.pen_lines is None or self.rest is None:
+            self.strokes = trace_lines(self.image, config, mm_per_px)
+        else:
+            self.strokes = trace_lines(self.rest, config, mm_per_px, lines=self.pen_lines)
         return self.strokes
 
     def strokes_in_photo(self, config: "VectorConfig | None" = None, mm_per_px: float | None = None) -> list[np.ndarray]:
@@ -180,10 +190,16 @@ class PortraitPipeline:
         return as_rgb(image)
 
     def __call__(self, image: "str | os.PathLike | Image.Image | np.ndarray") -> list[Drawing]:
-        """Draw the faces of a photo, largest first; [] when there is no face."""
+        """Draw the faces of a photo, largest first; [] when there is no face.
+
+        The drawings carry the style's pen lines where it hands them over (:func:`apdraw.styles.sketch`).
+        """
+        from apdraw.styles import sketch
+
         photo = self.read(image)
         faces = self.face_pipeline(photo, max_faces=self.max_faces)
         if not faces:
             return []
         hw = (int(photo.shape[0]), int(photo.shape[1]))
-        return [Drawing(img, face, hw) for img, face in zip(self.drawer(faces), faces)]
+        sketches = sketch(self.drawer, faces)
+        return [Drawing(s.image, face, hw, pen_lines=s.pen_lines, rest=s.rest) for s, face in zip(sketches, faces)]

@@ -10,6 +10,10 @@ This is also where a face becomes model input: models know tensors, not
 faces, so the adapters from :class:`~apdraw.face.Face` to a model's tensors
 (:func:`apdrawinggan_inputs`) live here, next to the factories.
 
+A drawer that draws along polylines may also hand them over for plotters: a
+``sketch(faces) -> list[Sketch]`` method beside ``__call__`` (the NPR engine's
+:class:`NPRDrawer`); :func:`sketch` asks any drawer for them.
+
 Adding a style: write ``factory(weights: Path | None, **options) -> Drawer``
 (import heavy modules inside it, so ``apdraw --help`` stays fast) and register
 a :class:`StyleSpec` below. See docs/ARCHITECTURE.md.
@@ -31,6 +35,33 @@ if TYPE_CHECKING:  # pragma: no cover
     from apdraw.face import Face
 
 Drawer = Callable[[Sequence["Face"]], list[np.ndarray]]
+
+
+@dataclass
+class Sketch:
+    """A drawing with the pen lines its drawer drew along, where the drawer hands them over.
+
+    Attributes:
+        image: (S, S) uint8 drawing, 255 = paper (what the drawer returns).
+        pen_lines: polylines drawn as pen lines, (K, 2) float64 (x, y) in ``image`` pixels;
+            None = the drawer gives none (plotters trace ``image``).
+        rest: (S, S) uint8, ``image`` without the ink of ``pen_lines``: what is left to trace.
+            None exactly when ``pen_lines`` is None.
+    """
+
+    image: np.ndarray
+    pen_lines: list[np.ndarray] | None = None
+    rest: np.ndarray | None = None
+
+
+def sketch(drawer: Drawer, faces: Sequence["Face"]) -> list[Sketch]:
+    """The drawings of ``faces`` as :class:`Sketch` objects: with pen lines from ``drawer.sketch``
+    where the drawer has that method, else its plain drawings (no pen lines)."""
+    method = getattr(drawer, "sketch", None)
+    if callable(method):
+        return method(faces)
+    return [Sketch(image) for image in drawer(faces)]
+
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -105,14 +136,30 @@ def build_drawer(style: str, weights: str | Path | None = None, **options: Any) 
 # --------------------------------------------------------------------------- factories and adapters
 
 
-def npr_drawer(weights: Path | None) -> Drawer:
-    """The classical engine (:mod:`apdraw.npr`); ``weights`` must be None."""
-    from apdraw.npr import NPRInput, draw_batch
+class NPRDrawer:
+    """The classical engine (:mod:`apdraw.npr`) as a :data:`Drawer` that also hands over its pen lines."""
 
-    def draw(faces: Sequence["Face"]) -> list[np.ndarray]:
+    def __call__(self, faces: Sequence["Face"]) -> list[np.ndarray]:
+        from apdraw.npr import NPRInput, draw_batch
+
         return draw_batch([NPRInput.from_face(f) for f in faces])
 
-    return draw
+    def sketch(self, faces: Sequence["Face"]) -> list[Sketch]:
+        """The same drawings, with the hair strands and jaw stroke as polylines (:func:`apdraw.npr.draw_with_lines`)."""
+        from apdraw.npr import NPRInput, draw_with_lines
+
+        out = []
+        for f in faces:
+            item = NPRInput.from_face(f)
+            image, lines, rest = draw_with_lines(item.aligned, item.fg_mask, item.jaw, item.hair_mask,
+                                                 landmarks5=item.landmarks5)  # fmt: skip
+            out.append(Sketch(image, lines, rest))
+        return out
+
+
+def npr_drawer(weights: Path | None) -> Drawer:
+    """The classical engine (:class:`NPRDrawer`); ``weights`` must be None."""
+    return NPRDrawer()
 
 
 def apdrawinggan_arrays(faces: Sequence["Face"]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

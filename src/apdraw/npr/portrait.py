@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -83,6 +83,8 @@ class PortraitLayers:
         hair_white: white strands cut out of black-filled hair.
         outline: the silhouette stroke along the fg border.
         jaw: float32 in [0, 1], anti-aliased jaw stroke coverage (zeros without a jaw).
+        strands: the black strands' centre-lines, (K, 2) float32 (x, y) each (`hair_black` draws them).
+        jaw_line: the jaw stroke's centre-line, (M, 2) float64 (x, y); (0, 2) without a jaw.
     """
 
     fg: np.ndarray
@@ -94,6 +96,8 @@ class PortraitLayers:
     hair_white: np.ndarray
     outline: np.ndarray
     jaw: np.ndarray
+    strands: list[np.ndarray]
+    jaw_line: np.ndarray
 
 
 def portrait_layers(
@@ -138,11 +142,11 @@ def portrait_layers(
     dark = dark_regions(lum, skin, face, geom.eye_regions((h, w)), cfg.dark, scale)
 
     empty = np.zeros((h, w), bool)
-    hair, black, white = empty, empty, empty
+    hair, black, white, strands = empty, empty, empty, []
     if cfg.hair.enabled:
         given = _as_mask(hair_mask, (h, w), "hair_mask")
         hair = (estimate_hair_mask(rgb, fg, geom, face, cfg.hair, scale) if given is None else given) & fg
-        black, white = hair_strokes(lum, products, hair, dark, skin, cfg.dark.ratio * skin, cfg.hair, scale)
+        black, white, strands = hair_strokes(lum, products, hair, dark, skin, cfg.dark.ratio * skin, cfg.hair, scale)
 
     outline = empty
     if cfg.outline_width > 0 and not fg.all():
@@ -150,8 +154,11 @@ def portrait_layers(
         inner = cv2.erode(fg.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
         outline = fg & (inner == 0)
 
-    jaw_ink = np.zeros((h, w), np.float32) if jaw is None else draw_jaw((h, w), jaw, cfg.jaw, scale) * fg
-    return PortraitLayers(fg, face, lines, dark, hair, black, white, outline, jaw_ink)
+    jaw_ink, jaw_line = np.zeros((h, w), np.float32), np.zeros((0, 2))
+    if jaw is not None:
+        jaw_ink, jaw_line = draw_jaw((h, w), jaw, cfg.jaw, scale)
+        jaw_ink = jaw_ink * fg
+    return PortraitLayers(fg, face, lines, dark, hair, black, white, outline, jaw_ink, strands, jaw_line)
 
 
 def compose(layers: PortraitLayers, cfg: NPRConfig | None = None) -> np.ndarray:
@@ -172,6 +179,53 @@ def compose(layers: PortraitLayers, cfg: NPRConfig | None = None) -> np.ndarray:
         coverage = np.where(ink, np.maximum(soft, 0.6), np.minimum(soft, 0.45))
     coverage = np.maximum(coverage, layers.jaw)
     return np.round(255.0 * (1.0 - np.clip(coverage, 0.0, 1.0))).astype(np.uint8)
+
+
+def _pieces_on(line: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+    """The runs of a (K, 2) (x, y) polyline whose points' nearest pixels are True in (H, W) `mask`; runs of >= 2 points."""
+    h, w = mask.shape
+    ix = np.clip(np.rint(line[:, 0]).astype(np.int64), 0, w - 1)
+    iy = np.clip(np.rint(line[:, 1]).astype(np.int64), 0, h - 1)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask[iy, ix].astype(np.int8), [0]])))
+    return [line[a:b] for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2]
+
+
+def pen_lines(layers: PortraitLayers, drawing: np.ndarray) -> list[np.ndarray]:
+    """The polylines the engine drew as pen lines, as far as they show in `drawing` (= `compose(layers)`).
+
+    Those are the black hair strands and the jaw stroke; everything else (flow-DoG lines,
+    fills, white strands, the silhouette) is made as a mask, not along a line. Each line
+    is cut to where the drawing has ink (< 128) within one pixel, which drops strands that
+    `compose` removed as speckle and the jaw outside the foreground.
+
+    Returns:
+        list of (K, 2) float64 (x, y) in `drawing`'s pixels, K >= 2, strands first.
+    """
+    ink = cv2.dilate((drawing < 128).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    lines = [*layers.strands, layers.jaw_line]
+    return [piece.astype(np.float64) for line in lines for piece in _pieces_on(line, ink)]
+
+
+def draw_with_lines(
+    aligned: np.ndarray,
+    fg_mask: np.ndarray | None = None,
+    jaw: np.ndarray | None = None,
+    hair_mask: np.ndarray | None = None,
+    cfg: NPRConfig | None = None,
+    landmarks5: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """`draw_portrait` (same arguments, same drawing), the polylines it drew as pen lines, and the rest.
+
+    Returns:
+        (drawing, lines, rest): the (H, W) uint8 drawing, 255 = paper; `pen_lines`,
+        (K, 2) float64 (x, y) each in its pixels; and (H, W) uint8 the drawing composed
+        without them (no black strands, no jaw stroke), the ink a plotter must trace.
+    """
+    cfg = cfg or NPRConfig()
+    layers = portrait_layers(aligned, fg_mask, jaw, hair_mask, cfg, landmarks5)
+    drawing = compose(layers, cfg)
+    rest = compose(replace(layers, hair_black=np.zeros_like(layers.hair_black), jaw=np.zeros_like(layers.jaw)), cfg)
+    return drawing, pen_lines(layers, drawing), rest
 
 
 def draw_portrait(

@@ -63,7 +63,7 @@ def draw_tapered(canvas: np.ndarray, points: np.ndarray, width: float, taper: fl
         cv2.circle(canvas, (int(round(x * _ONE)), int(round(y * _ONE))), int(round(r * _ONE)), 255, -1, cv2.LINE_AA, _SHIFT)
 
 
-def draw_jaw(shape: tuple[int, int], jaw: np.ndarray, cfg: JawConfig, scale: float) -> np.ndarray:
+def draw_jaw(shape: tuple[int, int], jaw: np.ndarray, cfg: JawConfig, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """The jaw polyline as a smooth tapered pen stroke.
 
     Args:
@@ -72,14 +72,17 @@ def draw_jaw(shape: tuple[int, int], jaw: np.ndarray, cfg: JawConfig, scale: flo
         cfg: stroke parameters at 512 px; `scale` = image size / 512.
 
     Returns:
-        (H, W) float32 ink coverage in [0, 1] (anti-aliased).
+        (coverage, centre): (H, W) float32 ink coverage in [0, 1] (anti-aliased), and the
+        stroke's centre-line, (M, 2) float64 (x, y) about 0.5 px apart ((0, 2) when
+        fewer than 2 jaw points are given).
     """
     canvas = np.zeros(shape, np.uint8)
     jaw = np.asarray(jaw, np.float64).reshape(-1, 2)
+    dense = np.zeros((0, 2))
     if len(jaw) >= 2:
         dense = smooth_polyline(jaw, cfg.smoothing * scale * scale, spacing=max(0.5, 0.5 * scale))
         draw_tapered(canvas, dense, cfg.width * scale, cfg.taper)
-    return canvas.astype(np.float32) / 255.0
+    return canvas.astype(np.float32) / 255.0, dense
 
 
 def _trace(tangent: np.ndarray, region: np.ndarray, seeds: np.ndarray, n_steps: int, step: float) -> tuple[np.ndarray, np.ndarray]:
@@ -117,8 +120,8 @@ def _trace(tangent: np.ndarray, region: np.ndarray, seeds: np.ndarray, n_steps: 
     return paths, valid
 
 
-def flow_strokes(tangent: np.ndarray, region: np.ndarray, density: np.ndarray, cfg: HairConfig, scale: float, seed: int) -> np.ndarray:
-    """Pen strokes along `tangent`, seeded with a probability of `density`, clipped to `region`.
+def flow_paths(tangent: np.ndarray, region: np.ndarray, density: np.ndarray, cfg: HairConfig, scale: float, seed: int) -> list[np.ndarray]:
+    """Streamlines along `tangent`, seeded with a probability of `density`, clipped to `region`.
 
     Seeds lie on a jittered grid (`cfg.spacing`) from a fixed-seed generator and are kept
     with probability `density` at their pixel; each is traced both ways until it leaves
@@ -132,12 +135,12 @@ def flow_strokes(tangent: np.ndarray, region: np.ndarray, density: np.ndarray, c
         seed: generator seed (fixed, so the output is deterministic).
 
     Returns:
-        (H, W) uint8 stroke layer, 255 = stroke (anti-aliased edges).
+        list of (K, 2) float32 (x, y) centre-lines, K >= 3 points about `scale` px apart,
+        every point's nearest pixel inside `region`.
     """
     h, w = region.shape
-    canvas = np.zeros((h, w), np.uint8)
     if not region.any():
-        return canvas
+        return []
     rng = np.random.default_rng(seed)
     spacing = max(2.0, cfg.spacing * scale)
     gy, gx = np.mgrid[0:h:spacing, 0:w:spacing].astype(np.float32)
@@ -149,15 +152,25 @@ def flow_strokes(tangent: np.ndarray, region: np.ndarray, density: np.ndarray, c
     take = region[iy, ix] & (accept < density[iy, ix])
     seeds = np.stack([sx[take], sy[take]], 1)
     if len(seeds) == 0:
-        return canvas
+        return []
     step = max(1.0, scale)
     n_steps = max(2, int(round(cfg.length * scale / step / 2.0)))
     paths, valid = _trace(tangent, region, seeds, n_steps, step)
-    width = max(1, int(round(cfg.width * scale)))
-    strokes = [np.round(p[ok] * _ONE).astype(np.int32).reshape(-1, 1, 2) for p, ok in zip(paths, valid) if ok.sum() >= 3]
+    return [p[ok] for p, ok in zip(paths, valid) if ok.sum() >= 3]
+
+
+def draw_paths(shape: tuple[int, int], paths: list[np.ndarray], width: float) -> np.ndarray:
+    """Pen lines of `width` px along `paths` ((K, 2) float (x, y) each). Returns (H, W) uint8, 255 = ink (anti-aliased)."""
+    canvas = np.zeros(shape, np.uint8)
+    strokes = [np.round(p * _ONE).astype(np.int32).reshape(-1, 1, 2) for p in paths]
     if strokes:
-        cv2.polylines(canvas, strokes, False, 255, width, cv2.LINE_AA, _SHIFT)
+        cv2.polylines(canvas, strokes, False, 255, max(1, int(round(width))), cv2.LINE_AA, _SHIFT)
     return canvas
+
+
+def flow_strokes(tangent: np.ndarray, region: np.ndarray, density: np.ndarray, cfg: HairConfig, scale: float, seed: int) -> np.ndarray:
+    """`flow_paths` drawn as pen lines `cfg.width` px wide: (H, W) uint8 stroke layer, 255 = stroke (anti-aliased edges)."""
+    return draw_paths(region.shape, flow_paths(tangent, region, density, cfg, scale, seed), cfg.width * scale)
 
 
 def hair_strokes(
@@ -169,7 +182,7 @@ def hair_strokes(
     dark_level: float,
     cfg: HairConfig,
     scale: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Black strands on lighter hair and white strands (highlights) on black-filled hair.
 
     The orientation comes from a coarse structure tensor of the luminance: strands make
@@ -188,15 +201,17 @@ def hair_strokes(
         cfg: stroke parameters at 512 px; `scale` = image size / 512.
 
     Returns:
-        (black, white): (H, W) bool stroke masks.
+        (black, white, strands): (H, W) bool stroke masks, and the black strands'
+        centre-lines ((K, 2) float32 (x, y) each, see `flow_paths`).
     """
     empty = np.zeros(hair.shape, bool)
     if not hair.any():
-        return empty, empty
+        return empty, empty, []
     tangent = tangent_field(products, cfg.tensor_sigma * scale)
     tone = np.clip(lum / skin, 0.0, 1.0)
     density = cfg.min_ink + (cfg.max_ink - cfg.min_ink) * (1.0 - tone) ** cfg.tone_gamma
-    black = flow_strokes(tangent, hair & ~dark, density.astype(np.float32), cfg, scale, cfg.seed) > 127
+    strands = flow_paths(tangent, hair & ~dark, density.astype(np.float32), cfg, scale, cfg.seed)
+    black = draw_paths(hair.shape, strands, cfg.width * scale) > 127
     sheen = np.clip(lum / max(dark_level, 1e-3), 0.0, 1.0) ** cfg.sheen_gamma
     white = flow_strokes(tangent, hair & dark, (cfg.max_white * sheen).astype(np.float32), cfg, scale, cfg.seed + 1) > 127
-    return black, white
+    return black, white, strands

@@ -130,15 +130,18 @@ def finish(traced: Traced, cfg: VectorConfig, mm_per_px: float, ordered: bool = 
     return order(lines) if ordered else lines
 
 
-def trace_lines(image: np.ndarray, cfg: VectorConfig | None = None, mm_per_px: float | None = None) -> list[np.ndarray]:
+def trace_lines(image: np.ndarray, cfg: VectorConfig | None = None, mm_per_px: float | None = None,
+                lines: list[np.ndarray] | None = None) -> list[np.ndarray]:
     """Steps 1-7: an (H, W) uint8 drawing -> merged, ordered polylines in its pixel coordinates.
 
     ``mm_per_px`` is the scale the drawing will be plotted at (default: filling the page
     of ``cfg``); hatch spacing, merge tolerance and minimum stroke length are in mm.
+    ``lines``: pen lines drawn besides ``image`` (see :func:`apdraw.vector.tracing.trace`),
+    which is then only the part of the drawing that was not drawn along them.
     """
     cfg = (cfg or VectorConfig()).check()
     mm_per_px = mm_per_px or fit_scale(np.asarray(image).shape[:2], cfg)
-    return finish(trace(image, cfg, hatch_px=cfg.hatch_mm / mm_per_px), cfg, mm_per_px)
+    return finish(trace(image, cfg, hatch_px=cfg.hatch_mm / mm_per_px, lines=lines), cfg, mm_per_px)
 
 
 @dataclass

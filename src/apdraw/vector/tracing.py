@@ -200,7 +200,8 @@ def simplify(line: np.ndarray, tolerance: float) -> np.ndarray:
     return out.astype(np.float64)
 
 
-def trace(image: np.ndarray, cfg: VectorConfig | None = None, hatch_px: float | None = None) -> Traced:
+def trace(image: np.ndarray, cfg: VectorConfig | None = None, hatch_px: float | None = None,
+          lines: list[np.ndarray] | None = None) -> Traced:
     """Steps 1-5: a raster drawing -> centre-lines, fill outlines and hatch lines.
 
     Args:
@@ -209,6 +210,10 @@ def trace(image: np.ndarray, cfg: VectorConfig | None = None, hatch_px: float | 
             and scale with ``sqrt(H * W) / 512``.
         hatch_px: hatch spacing in pixels (the caller knows the paper scale);
             default: ``cfg.hatch_mm`` at 0.4 mm per pixel.
+        lines: pen lines drawn besides ``image``, (K, 2) float (x, y) in its pixels, when
+            the drawing's maker hands over what it drew along polylines (``image`` is then
+            the rest of its ink, e.g. :func:`apdraw.npr.draw_with_lines`). They become
+            centre-lines as they are, only simplified.
 
     Returns:
         :class:`Traced` in pixel coordinates.
@@ -221,12 +226,14 @@ def trace(image: np.ndarray, cfg: VectorConfig | None = None, hatch_px: float | 
     ink = ink_mask(img, cfg.ink_dark, cfg.ink_light)
     strokes, fills = split_fills(ink, cfg.fill_width_px * scale)
     out = Traced()
+    if lines:
+        out.centre = [simplify(np.asarray(p, np.float64), cfg.simplify_px * scale) for p in lines if len(p) >= 2]
     if strokes.any():
         # Stroke pixels touching a fill are left to the fill's outline: no stubs along its edge.
         if fills.any():
             strokes &= cv2.dilate(fills.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0
         paths = skeleton_paths(skeletonize(strokes), cfg.spur_px * scale)
-        out.centre = [simplify(_smooth(p, cfg.smooth_px * scale), cfg.simplify_px * scale) for p in paths]
+        out.centre += [simplify(_smooth(p, cfg.smooth_px * scale), cfg.simplify_px * scale) for p in paths]
     if fills.any():
         if cfg.outline_fills:
             contours, _ = cv2.findContours(fills.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)

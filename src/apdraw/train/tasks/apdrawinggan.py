@@ -180,10 +180,11 @@ class Task(TrainTask):
         data = replace(self.config.data, split=split, max_items=items)
         records, tag = build_records(data)
         files = preprocess(records, data.cache_dir, tag) if records else []
-        return PairedDrawingDataset(files, self.size) if files else None
+        # 512²: every model is scored against the same native-resolution drawings (see validate()).
+        return PairedDrawingDataset(files, 512) if files else None
 
     def val_dataset(self) -> torch.utils.data.Dataset | None:
-        """The held-out pairs of validate(): built on first use, from the same source's validation split."""
+        """The held-out pairs of validate() at 512²: built on first use, from the same source's validation split."""
         if self._val_dataset is None and self.config.val_items and self.config.data.source != "npr":
             self._val_dataset = self._held_out("val", self.config.val_items)
         return self._val_dataset
@@ -365,7 +366,7 @@ class Task(TrainTask):
         return ((grid.permute(1, 2, 0).cpu().numpy() + 1) * 127.5).round().astype(np.uint8)
 
     def validate(self, ctx: Context) -> dict[str, float] | None:
-        """Scores of the (EMA) generator on held-out pairs, aligned 512² frame.
+        """Scores of the (EMA) generator on held-out pairs, aligned 512² frame, as inference draws them.
 
         Always: mean L1 (in [-1, 1] units) and :func:`apdraw.eval.quick.QuickScorer`'s
         metrics (Chamfer at the 0.75 and 0.5 stroke thresholds, SSIM, share of ink far
@@ -380,25 +381,29 @@ class Task(TrainTask):
         preds, refs, l1 = [], [], []
         for i in range(len(ds)):
             item = ctx.to_device(ds[i])
-            fake = g(item["photo"][None], item["boxes"][None], item["fg"][None]).drawing.float()
-            l1.append((fake - item["drawing"][None]).abs().mean().item())
-            preds.append(_to_u8_512(fake[0, 0]))
-            refs.append(_to_u8_512(item["drawing"][0]))
+            # The inference rule (APDrawingGAN.draw): the pair's (512²) inputs brought to G's
+            # input size, its drawing brought back to the pair's size (bicubic) when smaller.
+            size = item["drawing"].shape[-1]
+            inputs = downsample_inputs(item["photo"][None], item["boxes"][None], item["fg"][None], self.size)
+            fake = g(*inputs).drawing.float()
+            if fake.shape[-1] != size:
+                fake = F.interpolate(fake, size=(size, size), mode="bicubic", align_corners=False)
+            l1.append((fake.clamp(-1, 1) - item["drawing"][None]).abs().mean().item())
+            preds.append(_to_u8(fake[0, 0]))
+            refs.append(_to_u8(item["drawing"][0]))
         if self._scorer is None:
             from apdraw.eval.quick import QuickScorer
 
             floor = None
             if self.config.val_floor_items:
                 train = self._held_out("train", self.config.val_floor_items)
-                floor = [_to_u8_512(train[i]["drawing"][0]) for i in range(len(train))] if train is not None else None
+                floor = [_to_u8(train[i]["drawing"][0]) for i in range(len(train))] if train is not None else None
             self._scorer = QuickScorer(refs, floor_refs=floor)
         return {"l1": float(np.mean(l1)), **self._scorer(preds)}
 
 
-def _to_u8_512(x: torch.Tensor) -> np.ndarray:
-    """(S, S) drawing in [-1, 1] -> (512, 512) uint8 (bicubic when S != 512), 255 = paper."""
-    if x.shape[-1] != 512:
-        x = F.interpolate(x[None, None].float(), size=(512, 512), mode="bicubic", align_corners=False)[0, 0]
+def _to_u8(x: torch.Tensor) -> np.ndarray:
+    """(S, S) drawing in [-1, 1] -> (S, S) uint8, 255 = paper."""
     return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
 
 
