@@ -123,6 +123,54 @@ def initial(args: argparse.Namespace) -> int:
     return 0
 
 
+def rescore(args: argparse.Namespace) -> int:
+    """Validate kept checkpoints (``step_*.pt``) missing from an arm's val.csv and add their rows.
+
+    For rows lost when a run was restarted with changed validation code: the
+    checkpoint holds the step, the (EMA) generator and the training clock.
+    """
+    import torch
+
+    from apdraw.config import from_dict
+    from apdraw.persistence import read_checkpoint
+    from apdraw.train.loop import Context
+    from apdraw.train.tasks import apdrawinggan as T
+
+    torch.set_num_threads(1)
+    folder = arm_dir(Path(args.out), next(a for a in ARMS if a.name == args.arm))
+    val_path = folder / "val.csv"
+    rows = read_val(val_path)
+    have = {int(r["step"]) for r in rows}
+    ctx = Context(torch.device("cpu"), amp=False, channels_last=False)
+    scorer = None
+    for ckpt in sorted((folder / "checkpoints").glob("step_*.pt")):
+        state = read_checkpoint(ckpt)
+        step = int(state["step"])
+        if step in have:
+            continue
+        cfg = from_dict(T.Config, state["config"])
+        task = T.Task(cfg, dataset=[])
+        task.modules["G"] = T.model_from_checkpoint(ckpt).generator
+        task._scorer = scorer
+        with torch.no_grad():
+            scores = task.validate(ctx)
+        scorer = task._scorer
+        clock = state.get("clock", {})
+        rows.append({"step": step, "seconds": float("nan"), "train_wall_min": round(clock.get("wall_s", 0.0) / 60, 3),
+                     "train_cpu_min": round(clock.get("cpu_s", 0.0) / 60, 3), **scores})
+        print(f"rescored {ckpt.name}: {scores}")
+    rows.sort(key=lambda r: r["step"])
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    from apdraw.io import atomic_write
+
+    with atomic_write(val_path, "w") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (int(v) if k == "step" else v) for k, v in r.items()})
+    return 0
+
+
 def read_val(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
@@ -212,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", default="runs/ablation")
     rep.add_argument("--budget", type=float, default=20.0, help="CPU minutes per arm: the table's cut-off")
     rep.add_argument("--write-doc", action="store_true")
+    res = sub.add_parser("rescore", help="validate kept checkpoints missing from an arm's val.csv")
+    res.add_argument("arm")
+    res.add_argument("--out", default="runs/ablation")
+    res.set_defaults(func=rescore)
     ini = sub.add_parser("initial", help="validate the starting generator (the curves' first point)")
     ini.add_argument("--init", default=str(REPO / "src" / "apdraw" / "weights" / "apdrawinggan_fs2k.safetensors"))
     ini.add_argument("--out", default="runs/ablation")

@@ -12,6 +12,10 @@ its plot as the command writes it (default VectorConfig: A4, 15 mm margins, 0.3 
   rasterised at 512 px with the pen's width, and the PNG drawing (threshold 0.5);
 * the tracing time (steps 1-7, one core).
 
+Drawings whose style hands over its pen lines (`--style npr`: hair strands, jaw) are
+measured twice: as `apdraw draw` plots them (those lines as drawn, the rest of the ink
+traced) and re-traced from the whole raster, as before the handover ("re-traced" rows).
+
 With --write-doc the table goes into docs/VECTOR.md and a figure (PNG drawing beside
 the picture rendered from its SVG) into docs/img/vector_compare.png.
 
@@ -25,6 +29,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -56,7 +61,7 @@ def measure(drawing, cfg, tmp: Path) -> tuple[dict, np.ndarray]:
 
     img = drawing.image
     t0 = time.perf_counter()
-    strokes = drawing.trace_strokes(cfg)  # steps 1-7, as apdraw draw
+    strokes = drawing.trace_strokes(cfg)  # steps 1-7, as apdraw draw (the style's pen lines + the rest traced)
     seconds = time.perf_counter() - t0
     plot = Plot.from_pixels(strokes, img.shape, cfg)
     svg = tmp / "plot.svg"
@@ -64,7 +69,8 @@ def measure(drawing, cfg, tmp: Path) -> tuple[dict, np.ndarray]:
     back = read_svg(svg, page_area(img.shape, cfg), cfg.pen_width_mm)
     raster = back.rasterize(img.shape[0])
     mm_per_px = fit_scale(img.shape, cfg)
-    traced = trace(img, cfg, hatch_px=cfg.hatch_mm / mm_per_px)
+    src = img if drawing.pen_lines is None else drawing.rest
+    traced = trace(src, cfg, hatch_px=cfg.hatch_mm / mm_per_px, lines=drawing.pen_lines)
     merged = finish(traced, cfg, mm_per_px, ordered=False)
     assert len(order(merged)) == len(strokes)
     row = {"trace_s": seconds, "chamfer": chamfer_distance(raster, img, threshold=0.5), "svg_kb": svg.stat().st_size / 1024}
@@ -72,6 +78,13 @@ def measure(drawing, cfg, tmp: Path) -> tuple[dict, np.ndarray]:
         st = Plot.from_pixels(lines, img.shape, cfg).stats(cfg.feed, cfg.travel_feed, cfg.pen_dwell_s)
         row[stage] = st
     return row, raster
+
+
+def variants(drawing) -> list[tuple[str, object]]:
+    """(label suffix, drawing) to measure: the drawing, and re-traced from its raster when it carries pen lines."""
+    if drawing.pen_lines is None:
+        return [("", drawing)]
+    return [("", drawing), (" (re-traced)", replace(drawing, pen_lines=None, rest=None, strokes=None))]
 
 
 def fmt_row(label: str, r: dict) -> str:
@@ -137,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         f"F{cfg.feed:g} drawing / F{cfg.travel_feed:g} travel mm/min plus {cfg.pen_dwell_s:g} s per pen lift and drop. "
         f"Strokes and pen down: traced (steps 1-5) → plotted (merging adds the hatch zigzags' links; ordering changes no length); pen up: traced order → merged, unordered → ordered (what the "
         f"files hold); plot time: merged, unordered → ordered. Chamfer: SVG read back and rasterised at 512 px vs the PNG (threshold 0.5). "
+        f"npr rows: as `apdraw draw` plots them (the engine's hair strands and jaw as it drew them, the rest traced); "
+        f"\"re-traced\": the whole raster traced, as every style was before. "
         f"`python scripts/vector_report.py --photos {args.photos} --write-doc`, {len(photos)} FS2K photos "
         f"(evenly spaced over fs2k/train/photo) and the 2 examples.",
         "",
@@ -150,23 +165,26 @@ def main(argv: list[str] | None = None) -> int:
             pipe = PortraitPipeline.from_style(style)
             for path in examples:
                 [d] = pipe(path)
-                row, raster = measure(d, cfg, Path(tmp))
-                worst, count = max(worst, row["chamfer"]), count + 1
-                lines.append(fmt_row(f"{path.stem}, {style}", row))
-                pairs.append((f"{path.stem}, {style}", d.image, raster))
-                print(lines[-1], flush=True)
-            rows = []
+                for tail, v in variants(d):
+                    row, raster = measure(v, cfg, Path(tmp))
+                    worst, count = max(worst, row["chamfer"]), count + 1
+                    lines.append(fmt_row(f"{path.stem}, {style}{tail}", row))
+                    if not tail:
+                        pairs.append((f"{path.stem}, {style}", d.image, raster))
+                    print(lines[-1], flush=True)
+            rows: dict[str, list[dict]] = {}
             for path in photos:
                 found = pipe(path)
                 if not found:
                     print(f"{path.name}: no face", file=sys.stderr)
                     continue
-                row, _ = measure(found[0], cfg, Path(tmp))
-                rows.append(row)
-                worst, count = max(worst, row["chamfer"]), count + 1
-                print(f"{path.name} {style}: {fmt_row(path.stem, row)}", flush=True)
-            if rows:
-                lines.append(summary_row(f"{len(rows)} FS2K photos, {style}", rows))
+                for tail, v in variants(found[0]):
+                    row, _ = measure(v, cfg, Path(tmp))
+                    rows.setdefault(tail, []).append(row)
+                    worst, count = max(worst, row["chamfer"]), count + 1
+                    print(f"{path.name} {style}{tail}: {fmt_row(path.stem, row)}", flush=True)
+            for tail, group in rows.items():
+                lines.append(summary_row(f"{len(group)} FS2K photos, {style}{tail}", group))
                 print(lines[-1], flush=True)
     lines += ["", f"Largest Chamfer over all {count} plots: {worst:.2f} px (target ≤ 1.5)."]
     text = "\n".join(lines)
