@@ -57,6 +57,7 @@ ARMS = [
     Arm("fm", "4. + feature matching", PREVIOUS + VALIDATION + DIFFAUG + PROJECTED + FEATURE_MATCHING, 250),
     Arm("full", "5. full new recipe (+ perceptual, R1, EMA, 512² head)", FULL, 150),
     Arm("full_nodt", "6. full recipe without the DT loss", FULL + ["loss.lambda_dt=0"], 150),
+    Arm("full_nocolor", "7. full recipe, DiffAugment without colour", FULL + ["augment.policy=translation,cutout"], 150),
 ]
 
 

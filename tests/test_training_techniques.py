@@ -229,3 +229,20 @@ def test_fast_and_gpu_configs_load_and_describe_the_intended_networks():
     assert count_parameters(build_generator(gpu.generator, init=False)) > 60_000_000
     head = count_parameters(build_generator(fast.generator, init=False).head)
     assert head < 20_000
+
+
+def test_an_init_that_does_not_fit_is_a_clear_setup_error(tmp_path):
+    from apdraw.train.loop import TrainingSetupError
+
+    refined = APDrawingGAN(dataclasses.replace(TINY_G, refine_channels=4, refine_blocks=1))
+    refined.save(tmp_path / "refined.safetensors", half=False)
+    cfg = everything_config(tmp_path / "run", 1)
+    cfg.generator = TINY_G  # no head
+    cfg.init = str(tmp_path / "refined.safetensors")
+    with pytest.raises(TrainingSetupError, match="refinement head"):
+        T.Task(cfg, dataset=[]).build(Context(torch.device("cpu"), amp=False, channels_last=False))
+    other = APDrawingGAN(dataclasses.replace(TINY_G, global_channels=(8,) * 8))
+    other.save(tmp_path / "other.safetensors", half=False)
+    cfg.init = str(tmp_path / "other.safetensors")
+    with pytest.raises(TrainingSetupError, match="does not fit"):
+        T.Task(cfg, dataset=[]).build(Context(torch.device("cpu"), amp=False, channels_last=False))

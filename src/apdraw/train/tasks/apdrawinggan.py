@@ -67,7 +67,7 @@ from apdraw.models.apdrawinggan import (
 )
 from apdraw.models.projected import ProjectedConfig, ProjectedDiscriminator
 from apdraw.persistence import checkpoint_module, read_checkpoint
-from apdraw.train.loop import Context, LoopConfig, TrainTask, lazy_regularization
+from apdraw.train.loop import Context, LoopConfig, TrainingSetupError, TrainTask, lazy_regularization
 
 
 @dataclass
@@ -422,9 +422,16 @@ def _load_init(g: nn.Module, d: nn.Module, path: str) -> None:
         g_state = checkpoint_module(state, "G", prefer_ema=False, source=path)
         d_state = checkpoint_module(state, "D", prefer_ema=False, source=path)
     has_head = any(k.startswith("head.") for k in g_state)
-    (g if has_head else generator_base(g)).load_state_dict(g_state)
-    if d_state is not None:
-        d.load_state_dict(d_state)
+    if has_head and generator_base(g) is g:
+        raise TrainingSetupError(f"init {path} has a refinement head: set generator.refine_channels and refine_blocks like its run")
+    try:
+        (g if has_head else generator_base(g)).load_state_dict(g_state)
+        if d_state is not None:
+            d.load_state_dict(d_state)
+    except RuntimeError as exc:  # shapes or names differ: another network configuration
+        lines = str(exc).splitlines()
+        detail = (lines[1] if len(lines) > 1 else lines[0]).strip()[:240]
+        raise TrainingSetupError(f"init {path} does not fit this run's generator/discriminator config: {detail}") from None
 
 
 # --------------------------------------------------------------------------- checkpoints -> inference
