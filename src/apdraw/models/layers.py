@@ -1,4 +1,4 @@
-"""Small reusable building blocks: U-Net, ResNet block, PatchGAN, norm factory, init.
+"""Small reusable building blocks: U-Net, ResNet block and generator, PatchGAN, norm factory, init.
 
 Conventions (those of pix2pix, which all three papers build on): images are in
 [-1, 1]; generators end in Tanh;
@@ -15,18 +15,24 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-NormKind = Literal["batch", "instance", "none"]
+NormKind = Literal["batch", "instance", "instance_noaffine", "none"]
 
 
 def norm_layer(kind: NormKind, channels: int) -> nn.Module:
-    """BatchNorm (the papers' choice), InstanceNorm (batch-size independent) or identity."""
+    """BatchNorm (the papers' choice), InstanceNorm (batch-size independent) or identity.
+
+    ``instance`` has a learned scale and shift; ``instance_noaffine`` has none
+    (no parameters, no running statistics: CycleGAN's ``--norm instance``).
+    """
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "instance":
         return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "instance_noaffine":
+        return nn.InstanceNorm2d(channels, affine=False)
     if kind == "none":
         return nn.Identity()
-    raise ValueError(f"unknown norm {kind!r}; use batch, instance or none")
+    raise ValueError(f"unknown norm {kind!r}; use batch, instance, instance_noaffine or none")
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> nn.Module:
@@ -174,6 +180,89 @@ class PatchGAN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+def conv_norm_relu(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, norm: NormKind = "batch", reflect: bool = False) -> nn.Sequential:
+    """Conv (padding kernel // 2: zeros, or reflection with ``reflect``), norm, ReLU.
+
+    CycleGAN's c7s1-k is ``conv_norm_relu(in, k, 7, reflect=True)``, its dk
+    ``conv_norm_relu(in, k, 3, 2)``. Conv bias only without BatchNorm.
+    (B, in_ch, H, W) -> (B, out_ch, ceil(H / stride), ceil(W / stride)).
+    """
+    pad = kernel // 2
+    layers: list[nn.Module] = [nn.ReflectionPad2d(pad)] if reflect and pad else []
+    layers += [
+        nn.Conv2d(in_ch, out_ch, kernel, stride, 0 if reflect else pad, bias=norm != "batch"),
+        norm_layer(norm, out_ch),
+        nn.ReLU(True),
+    ]
+    return nn.Sequential(*layers)
+
+
+def up_norm_relu(in_ch: int, out_ch: int, norm: NormKind = "batch") -> nn.Sequential:
+    """ConvTranspose 3x3 stride 2 (padding 1, output padding 1), norm, ReLU: (B, in_ch, H, W) -> (B, out_ch, 2H, 2W)."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(in_ch, out_ch, 3, 2, padding=1, output_padding=1, bias=norm != "batch"),
+        norm_layer(norm, out_ch),
+        nn.ReLU(True),
+    )
+
+
+def resnet_encoder(in_ch: int, channels: Sequence[int], norm: NormKind = "batch") -> nn.Sequential:
+    """c7s1-channels[0], then one stride-2 conv3x3 per further width (CycleGAN: 64, 128, 256).
+
+    (B, in_ch, H, W) -> (B, channels[-1], H / 2**(n-1), W / 2**(n-1)) with n = len(channels).
+    """
+    layers = [conv_norm_relu(in_ch, channels[0], 7, 1, norm, reflect=True)]
+    layers += [conv_norm_relu(a, b, 3, 2, norm) for a, b in zip(channels[:-1], channels[1:])]
+    return nn.Sequential(*layers)
+
+
+def resnet_decoder(channels: Sequence[int], out_ch: int, norm: NormKind = "batch") -> nn.Sequential:
+    """The mirror of :func:`resnet_encoder`: one ConvTranspose per width step back down, then reflect-pad 3, conv7 to ``out_ch``, Tanh.
+
+    (B, channels[-1], h, w) -> (B, out_ch, h * 2**(n-1), w * 2**(n-1)) in [-1, 1].
+    """
+    rev = list(channels)[::-1]
+    layers: list[nn.Module] = [up_norm_relu(a, b, norm) for a, b in zip(rev[:-1], rev[1:])]
+    layers += [nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(channels[0], out_ch, 7), nn.Tanh())]
+    return nn.Sequential(*layers)
+
+
+class ResnetGenerator(nn.Module):
+    """CycleGAN's ResNet generator: :func:`resnet_encoder`, ``blocks`` ResnetBlocks at ``channels[-1]``, :func:`resnet_decoder`.
+
+    ``channels=(64, 128, 256), blocks=9`` is CycleGAN's resnet_9blocks.
+    Input (B, in_ch, H, W) with H, W divisible by 2**(len(channels) - 1);
+    output (B, out_ch, H, W) in [-1, 1].
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        channels: Sequence[int] = (64, 128, 256),
+        blocks: int = 9,
+        norm: NormKind = "batch",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if len(channels) < 1:
+            raise ValueError("a ResNet generator needs at least one width")
+        self.factor = 2 ** (len(channels) - 1)
+        self.encoder = resnet_encoder(in_ch, channels, norm)
+        self.blocks = nn.Sequential(*[ResnetBlock(channels[-1], norm, dropout) for _ in range(blocks)])
+        self.decoder = resnet_decoder(channels, out_ch, norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_divisible(x, "ResNet generator input", self.factor)
+        return self.decoder(self.blocks(self.encoder(x)))
+
+
+def check_divisible(x: torch.Tensor, name: str, factor: int) -> None:
+    """Raise ValueError unless ``x``'s last two sizes (H, W) are divisible by ``factor``."""
+    if x.shape[-1] % factor or x.shape[-2] % factor:
+        raise ValueError(f"{name}: H and W must be divisible by {factor}, got {tuple(x.shape[-2:])}")
 
 
 def count_parameters(module: nn.Module) -> int:
