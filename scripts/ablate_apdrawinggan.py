@@ -55,9 +55,11 @@ ARMS = [
     Arm("diffaug", "2. + DiffAugment", PREVIOUS + VALIDATION + DIFFAUG, 400),
     Arm("projected", "3. + projected D", PREVIOUS + VALIDATION + DIFFAUG + PROJECTED, 250),
     Arm("fm", "4. + feature matching", PREVIOUS + VALIDATION + DIFFAUG + PROJECTED + FEATURE_MATCHING, 250),
-    Arm("full", "5. full new recipe (+ perceptual, R1, EMA, 512² head)", FULL, 150),
-    Arm("full_nodt", "6. full recipe without the DT loss", FULL + ["loss.lambda_dt=0"], 150),
-    Arm("full_nocolor", "7. full recipe, DiffAugment without colour", FULL + ["augment.policy=translation,cutout"], 150),
+    # 5: everything, with the paper's DiffAugment policy; 6: the shipped recipe (apdrawinggan_fast.yaml),
+    # which leaves colour out of DiffAugment (arms 2-5 showed colour washes drawings out); 7: 6 without DT.
+    Arm("full", "5. + perceptual, R1, EMA, 512² head (full, colour DiffAugment)", FULL + ["augment.policy=color,translation,cutout"], 150),
+    Arm("full_nocolor", "6. full recipe, DiffAugment without colour (shipped recipe)", FULL, 150),
+    Arm("full_nodt", "7. = 6 without the DT loss", FULL + ["loss.lambda_dt=0"], 150),
 ]
 
 
