@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from apdraw.eval.imageprep import resize_u8, to_rgb
+from apdraw.models.layers import fuse_conv_bn  # noqa: F401 - part of this module's API (tests, extractors)
 
 
 @dataclass
@@ -66,34 +67,6 @@ def _spatial(fmap: torch.Tensor) -> list[np.ndarray]:
     """(B, C, h, w) -> B arrays of (h*w, C) float64."""
     b, c = fmap.shape[:2]
     return list(fmap.reshape(b, c, -1).transpose(1, 2).double().cpu().numpy())
-
-
-def fuse_conv_bn(model: torch.nn.Module) -> torch.nn.Module:
-    """Fold every eval-mode BatchNorm that directly follows a Conv2d into the conv (in place).
-
-    Handles convs and norms that are consecutive in an ``nn.Sequential`` and
-    modules with ``conv`` / ``bn`` attributes (Inception's BasicConv2d). Outputs are
-    unchanged up to float rounding; inference gets faster, since each norm was a
-    separate pass over the feature map.
-    """
-    from torch import nn
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    model.eval()
-    for module in model.modules():
-        if isinstance(module, nn.Sequential):
-            children = list(module._modules.items())
-            for (_, a), (bn_name, b) in zip(children, children[1:]):
-                if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d):
-                    fused = fuse_conv_bn_eval(a, b)
-                    a.weight, a.bias = fused.weight, fused.bias
-                    module._modules[bn_name] = nn.Identity()
-        conv, bn = getattr(module, "conv", None), getattr(module, "bn", None)
-        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-            fused = fuse_conv_bn_eval(conv, bn)
-            conv.weight, conv.bias = fused.weight, fused.bias
-            module.bn = nn.Identity()
-    return model
 
 
 def default_device() -> torch.device:

@@ -278,3 +278,30 @@ def check_shape(x: torch.Tensor, name: str, shape: Sequence[int | None]) -> tupl
         want = "(" + ", ".join("*" if w is None else str(w) for w in shape) + ")"
         raise ValueError(f"{name}: expected shape {want}, got {tuple(x.shape)}")
     return tuple(x.shape)
+
+
+def fuse_conv_bn(model: nn.Module) -> nn.Module:
+    """Fold every eval-mode BatchNorm that directly follows a Conv2d into the conv (in place).
+
+    Handles convs and norms that are consecutive in an ``nn.Sequential`` and
+    modules with ``conv`` / ``bn`` attributes (Inception's BasicConv2d). Outputs are
+    unchanged up to float rounding; inference gets faster, since each norm was a
+    separate pass over the feature map.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.Sequential):
+            children = list(module._modules.items())
+            for (_, a), (bn_name, b) in zip(children, children[1:]):
+                if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d):
+                    fused = fuse_conv_bn_eval(a, b)
+                    a.weight, a.bias = fused.weight, fused.bias
+                    module._modules[bn_name] = nn.Identity()
+        conv, bn = getattr(module, "conv", None), getattr(module, "bn", None)
+        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+            fused = fuse_conv_bn_eval(conv, bn)
+            conv.weight, conv.bias = fused.weight, fused.bias
+            module.bn = nn.Identity()
+    return model

@@ -41,10 +41,9 @@ from typing import Callable, Literal, overload
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch.nn.utils.parametrizations import spectral_norm
 
-from apdraw.models.layers import check_shape
+from apdraw.models.layers import check_shape, fuse_conv_bn
 from apdraw.models.mobilenetv2 import IMAGENET_MEAN, IMAGENET_STD, mobilenet_v2
 
 # Feature taps of MobileNetV2: (index into `features` whose output is taken, stride, channels).
@@ -54,22 +53,6 @@ from apdraw.models.mobilenetv2 import IMAGENET_MEAN, IMAGENET_STD, mobilenet_v2
 TAP_LAYERS = (1, 3, 6, 13, 17, 18)
 TAP_STRIDES = (2, 4, 8, 16, 32, 32)
 TAP_CHANNELS = (16, 24, 32, 96, 320, 1280)
-
-
-def _fuse_batchnorms(seq: nn.Module) -> None:
-    """Fold every eval-mode BatchNorm that follows a Conv2d in an nn.Sequential into the conv (in place).
-
-    The frozen network never updates its statistics, so this changes nothing but
-    speed (about 20 % less time forward and backward on CPU, measured).
-    """
-    for module in seq.modules():
-        if isinstance(module, nn.Sequential):
-            children = list(module._modules.items())
-            for (_, conv), (name, bn) in zip(children, children[1:]):
-                if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                    fused = fuse_conv_bn_eval(conv, bn)
-                    conv.weight, conv.bias = fused.weight, fused.bias
-                    module._modules[name] = nn.Identity()
 
 
 class FrozenMobileNetV2:
@@ -90,7 +73,7 @@ class FrozenMobileNetV2:
         if not 1 <= taps <= len(TAP_LAYERS):
             raise ValueError(f"taps must be in 1..{len(TAP_LAYERS)}, got {taps}")
         self.net: nn.Sequential = mobilenet_v2(pretrained=True).features[: TAP_LAYERS[taps - 1] + 1].eval()
-        _fuse_batchnorms(self.net)
+        fuse_conv_bn(self.net)
         self.net.eval().requires_grad_(False)  # eval again: the Identity modules replacing the norms are new
         # channels-last: the depthwise and 1x1 convs are ~20 % faster on CPU (measured)
         self.net.to(memory_format=torch.channels_last)
