@@ -197,7 +197,7 @@ def report(args: argparse.Namespace) -> int:
     start = json.loads((out / "initial.json").read_text()) if (out / "initial.json").is_file() else None
     if start is not None:
         cells = [f"{start[k]:.{d}f}" if k in start else "–" for k, _, d in COLUMNS]
-        rows.append("| 0. the starting generator (shipped default) | 0 | 0 | " + " | ".join(cells) + " |")
+        rows.append("| 0. the starting generator (the previous default) | 0 | 0 | " + " | ".join(cells) + " |")
     for arm in ARMS:
         # The table row: the last validation within the budget (a longer run of an arm adds curve points only).
         val = read_val(arm_dir(out, arm) / "val.csv")
