@@ -28,6 +28,20 @@ def shared_data() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def imagenet_mobilenet_v2() -> Path:
+    """Path of the MobileNetV2 ImageNet weights (the projected D, perceptual loss, eval proxy); skips without them."""
+    from apdraw.models.mobilenetv2 import imagenet_weights_path
+
+    try:
+        path = imagenet_weights_path()
+    except FileNotFoundError as exc:
+        pytest.skip(f"MobileNetV2 ImageNet weights not installed: {exc}")
+    if not path.is_file():
+        pytest.skip(f"MobileNetV2 ImageNet weights not found at {path}")
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_threads():
     """Keep tests on a fixed thread count so timing and numerics don't vary with the host.

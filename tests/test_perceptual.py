@@ -8,7 +8,6 @@ import torch.nn.functional as F
 
 from apdraw.losses.gan import gan_loss
 from apdraw.losses.perceptual import PerceptualLoss, feature_matching_loss, perceptual_distance
-from apdraw.models.mobilenetv2 import imagenet_weights_path
 from test_projected import strokes
 
 
@@ -19,13 +18,7 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def loss() -> PerceptualLoss:
-    try:
-        path = imagenet_weights_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"MobileNetV2 ImageNet weights not installed: {exc}")
-    if not path.is_file():
-        pytest.skip(f"MobileNetV2 ImageNet weights not found at {path}")
+def loss(imagenet_mobilenet_v2) -> PerceptualLoss:
     return PerceptualLoss(resolution=128)
 
 

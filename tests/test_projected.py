@@ -6,18 +6,12 @@ import pytest
 import torch
 
 from apdraw.losses.gan import gan_loss
-from apdraw.models.mobilenetv2 import imagenet_weights_path
 from apdraw.models.projected import TAP_CHANNELS, ProjectedConfig, ProjectedDiscriminator, ProjectedFeatures, ProjectedOutput
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _imagenet_weights():
-    try:
-        path = imagenet_weights_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"MobileNetV2 ImageNet weights not installed: {exc}")
-    if not path.is_file():
-        pytest.skip(f"MobileNetV2 ImageNet weights not found at {path}")
+def _imagenet_weights(imagenet_mobilenet_v2):
+    """Every test here needs the weights (conftest skips without them)."""
 
 
 @pytest.fixture(autouse=True)

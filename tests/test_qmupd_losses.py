@@ -102,16 +102,9 @@ def test_relaxed_cycle_compares_line_maps_not_pixels():
     assert seen[0][0] == (1, 3, 32, 32) and seen[0][1] >= -1 and seen[0][2] <= 1
 
 
-def test_relaxed_cycle_with_the_perceptual_loss():
+def test_relaxed_cycle_with_the_perceptual_loss(imagenet_mobilenet_v2):
     from apdraw.losses.perceptual import PerceptualLoss
-    from apdraw.models.mobilenetv2 import imagenet_weights_path
 
-    try:
-        path = imagenet_weights_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"MobileNetV2 ImageNet weights not installed: {exc}")
-    if not path.is_file():
-        pytest.skip(f"MobileNetV2 ImageNet weights not found at {path}")
     loss = PerceptualLoss(resolution=64)
     photo = F.interpolate(edge_photo(), size=64)
     same = relaxed_cycle_loss(photo, photo.clone(), loss)
