@@ -196,7 +196,8 @@ def test_train_command_exports_the_final_weights(tmp_path, monkeypatch, capsys):
 
     assert main(["train", *args, f"loop.out_dir={tmp_path / 'a'}"]) == 0
     weights = tmp_path / "a" / "export" / "linedetector.safetensors"
-    assert f"exported: {weights}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"exported: {weights}" in out and "(step 2, stopped by loop.steps;" in out
     tensors, meta = read_weights(weights, FORMAT)
     assert meta["format"] == FORMAT and all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())
 

@@ -63,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     except (CheckpointError, FileNotFoundError, NotADirectoryError, TrainingSetupError) as exc:
         print(f"apdraw train: {exc}", file=sys.stderr)
         return 2
-    print(f"done: {final}")
+    r = task.result
+    why = "time budget" if r.stopped_on_time else "loop.steps"
+    print(f"done: {final} (step {r.step}, stopped by {why}; training time {r.clock.wall_s / 60:.1f} min wall, "
+          f"{r.clock.cpu_s / 60:.1f} min CPU)")
     if args.no_export or os.environ.get("RANK", "0") != "0":  # under torchrun, one process exports
         return 0
     out = Path(cfg.loop.out_dir) / "export" / f"{args.model}.safetensors"
