@@ -17,4 +17,5 @@ from apdraw.registry import Entry, Registry
 TASKS: Registry[Entry] = Registry("training task")
 TASKS.register(Entry("apdrawinggan", "APDrawingGAN generator and discriminators (NPR pre-training or formal)", "apdraw.train.tasks.apdrawinggan"))
 TASKS.register(Entry("linedetector", "the line detectors of APDrawingGAN's distance-transform loss", "apdraw.train.tasks.linedetector"))
+TASKS.register(Entry("qmupd", "QMUPD: unpaired multi-style drawing (NPR warm start, then the asymmetric cycle)", "apdraw.train.tasks.qmupd"))
 TASKS.register(Entry("parser", "the 19-class face parser (mask backend 'parser')", "apdraw.train.tasks.parser"))
