@@ -45,11 +45,14 @@ class Drawing:
         pen_lines: the polylines the style drew as pen lines, (K, 2) float64 (x, y) in
             ``image`` pixels, when it hands them over (:class:`apdraw.styles.Sketch`); None = none.
         rest: (S, S) uint8, ``image`` without the ink of ``pen_lines``: what plotters trace (None without them).
+        variant: which of several drawings per face this is, as an output-name suffix
+            (``"_style1"`` for ``qmupd:all``); ``""`` when the style makes one.
     """
 
     image: np.ndarray
     face: "Face"
     photo_hw: tuple[int, int]
+    variant: str = ""
     # Vector strokes (plotter output): None until :meth:`trace_strokes` fills them.
     strokes: Any = field(default=None, repr=False)
     pen_lines: list[np.ndarray] | None = field(default=None, repr=False)
@@ -142,17 +145,26 @@ class PortraitPipeline:
 
     Args:
         face_pipeline: a :class:`apdraw.face.FacePipeline` (with a mask backend when the drawer needs masks).
-        drawer: aligned faces -> drawings (see :mod:`apdraw.styles`).
+        drawer: aligned faces -> drawings (see :mod:`apdraw.styles`), or several by output
+            suffix ({"_style0": ..., ...}, :func:`apdraw.styles.build_drawers`): each face is
+            then drawn by each, and the drawings carry the suffix as ``variant``.
         max_faces: faces drawn per photo, largest first (None = all).
         max_pixels: photos given by path with more pixels are refused (decompression bombs).
     """
 
-    def __init__(self, face_pipeline: "FacePipeline", drawer: "Drawer", max_faces: int | None = 1,
+    def __init__(self, face_pipeline: "FacePipeline", drawer: "Drawer | dict[str, Drawer]", max_faces: int | None = 1,
                  max_pixels: int = DEFAULT_MAX_PIXELS):
         self.face_pipeline = face_pipeline
-        self.drawer = drawer
+        self.drawers: dict[str, Drawer] = dict(drawer) if isinstance(drawer, dict) else {"": drawer}
         self.max_faces = max_faces
         self.max_pixels = max_pixels
+
+    @property
+    def drawer(self) -> "Drawer":
+        """The drawer, when there is one (a ValueError for a pipeline of several variants)."""
+        if len(self.drawers) != 1:
+            raise ValueError(f"this pipeline draws {len(self.drawers)} variants per face: use .drawers")
+        return next(iter(self.drawers.values()))
 
     @classmethod
     def from_style(
@@ -167,6 +179,9 @@ class PortraitPipeline:
     ) -> "PortraitPipeline":
         """A pipeline for a registered style (default: :data:`apdraw.styles.DEFAULT_STYLE`).
 
+        ``style`` may carry the style's argument, e.g. ``"qmupd:1"``, ``"qmupd:0.5,0.5,0"``
+        or ``"qmupd:all"`` (three drawings per face, see :attr:`Drawing.variant`).
+
         ``detector`` and ``masks`` name registered face detectors and mask backends
         (:mod:`apdraw.face.backends`); ``options`` go to the style's factory. With
         ``runtime="onnx"`` the detector runs on onnxruntime too where it can
@@ -174,12 +189,13 @@ class PortraitPipeline:
         """
         from apdraw.face import FacePipeline
         from apdraw.face.backends import detector_for_runtime
-        from apdraw.styles import DEFAULT_STYLE, STYLES, build_drawer
+        from apdraw.styles import DEFAULT_STYLE, STYLES, build_drawers, parse_style
 
-        spec = STYLES.get(style or DEFAULT_STYLE)
+        style = style or DEFAULT_STYLE
+        spec = STYLES.get(parse_style(style)[0])
         if spec.needs_masks and masks is None:
             raise ValueError(f"style {spec.name!r} needs masks; choose a mask backend")
-        drawer = build_drawer(spec.name, weights, **options)
+        drawer = build_drawers(style, weights, **options)
         detector = detector_for_runtime(detector, options.get("runtime"))
         return cls(FacePipeline(detector=detector, mask_backend=masks), drawer, max_faces, max_pixels)
 
@@ -190,7 +206,7 @@ class PortraitPipeline:
         return as_rgb(image)
 
     def __call__(self, image: "str | os.PathLike | Image.Image | np.ndarray") -> list[Drawing]:
-        """Draw the faces of a photo, largest first; [] when there is no face.
+        """Draw the faces of a photo, largest first (each face in each variant, in order); [] when there is no face.
 
         The drawings carry the style's pen lines where it hands them over (:func:`apdraw.styles.sketch`).
         """
@@ -201,5 +217,6 @@ class PortraitPipeline:
         if not faces:
             return []
         hw = (int(photo.shape[0]), int(photo.shape[1]))
-        sketches = sketch(self.drawer, faces)
-        return [Drawing(s.image, face, hw, pen_lines=s.pen_lines, rest=s.rest) for s, face in zip(sketches, faces)]
+        per_variant = {v: sketch(d, faces) for v, d in self.drawers.items()}
+        return [Drawing(s.image, face, hw, pen_lines=s.pen_lines, rest=s.rest, variant=v)
+                for i, face in enumerate(faces) for v, sketches in per_variant.items() for s in [sketches[i]]]  # fmt: skip

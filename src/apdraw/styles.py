@@ -78,6 +78,7 @@ class StyleSpec:
         default_weights: file name in ``apdraw/weights/`` of the shipped weights; None = not learned.
         model_card: file name in ``apdraw/weights/`` of the weights' model card.
         options: the keyword options the factory takes besides ``weights`` (e.g. a seed).
+        argument: the option that ``--style NAME:VALUE`` sets (e.g. QMUPD's artist style); None = none.
     """
 
     name: str
@@ -87,6 +88,7 @@ class StyleSpec:
     default_weights: str | None = None
     model_card: str | None = None
     options: tuple[str, ...] = ()
+    argument: str | None = None
 
     @property
     def learned(self) -> bool:
@@ -109,28 +111,72 @@ STYLES.register(StyleSpec(
     model_card="APDRAWINGGAN_MODEL_CARD.md", options=("runtime",),
 ))  # fmt: skip
 STYLES.register(StyleSpec("npr", "classical pen drawing (no learned weights)", "apdraw.styles:npr_drawer"))
+STYLES.register(StyleSpec(
+    "qmupd", "learned QMUPD line drawing in one of 3 artist styles or a mix: qmupd:0, qmupd:1, qmupd:2, "
+    "qmupd:0.5,0.5,0, or qmupd:all for all three",
+    "apdraw.styles:qmupd_drawer", needs_masks=False, default_weights="qmupd_fs2k.safetensors",
+    model_card="QMUPD_MODEL_CARD.md", options=("artist_style",), argument="artist_style",
+))  # fmt: skip
 
 DEFAULT_STYLE = STYLES.default
 
 
-def build_drawer(style: str, weights: str | Path | None = None, **options: Any) -> Drawer:
-    """The drawer of ``style``, its weights loaded once (``weights`` or the shipped ones).
+class Variants(dict):
+    """Several drawers of one style that share their model, by output-name suffix (e.g. ``"_style0"``).
+
+    A factory returns one for a request of several drawings per face (``qmupd:all``).
+    """
+
+
+def parse_style(text: str) -> tuple[str, dict[str, str]]:
+    """``"NAME"`` or ``"NAME:VALUE"`` -> (style name, {its argument option: VALUE}).
+
+    Raises:
+        apdraw.registry.UnknownNameError: no such style, or a value for a style that takes none.
+    """
+    name, sep, value = text.partition(":")
+    spec = STYLES.get(name)
+    if not sep:
+        return spec.name, {}
+    if spec.argument is None:
+        from apdraw.registry import UnknownNameError
+
+        raise UnknownNameError(f"style {name!r} takes no ':' argument (got {text!r})")
+    return spec.name, {spec.argument: value}
+
+
+def build_drawers(style: str, weights: str | Path | None = None, **options: Any) -> dict[str, Drawer]:
+    """The drawers of ``style`` (``"NAME"`` or ``"NAME:VALUE"``) by output suffix, weights loaded once.
+
+    One drawer under ``""`` for most requests; several for e.g. ``qmupd:all``
+    (``{"_style0": ..., "_style1": ..., "_style2": ...}``, one model shared).
 
     Raises:
         apdraw.registry.UnknownNameError: no such style, or an option it does not take.
-        ValueError: weights given to a style that is not learned;
+        ValueError: weights given to a style that is not learned, a bad option value;
             :class:`apdraw.persistence.WeightsError` for a weight file that does not fit.
         FileNotFoundError: no such weight file.
     """
-    spec = STYLES.get(style)
+    name, parsed = parse_style(style)
+    spec = STYLES.get(name)
+    options = {**parsed, **options}
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
         from apdraw.registry import UnknownNameError
 
-        raise UnknownNameError(f"style {style!r} takes no option(s) {unknown}; it takes {list(spec.options) or 'none'}")
+        raise UnknownNameError(f"style {name!r} takes no option(s) {unknown}; it takes {list(spec.options) or 'none'}")
     if weights is not None and not spec.learned:
-        raise ValueError(f"style {style!r} is not learned; it takes no weights")
-    return load_target(spec.factory)(Path(weights) if weights is not None else None, **options)
+        raise ValueError(f"style {name!r} is not learned; it takes no weights")
+    made = load_target(spec.factory)(Path(weights) if weights is not None else None, **options)
+    return dict(made) if isinstance(made, Variants) else {"": made}
+
+
+def build_drawer(style: str, weights: str | Path | None = None, **options: Any) -> Drawer:
+    """The one drawer of ``style`` (see :func:`build_drawers`; a request of several drawings per face is a ValueError)."""
+    drawers = build_drawers(style, weights, **options)
+    if len(drawers) != 1:
+        raise ValueError(f"style {style!r} makes {len(drawers)} drawings per face; use build_drawers")
+    return next(iter(drawers.values()))
 
 
 # --------------------------------------------------------------------------- factories and adapters
@@ -257,3 +303,58 @@ def apdrawinggan_drawer(weights: Path | None, batch_size: int = 4, runtime: str 
         return out
 
     return draw
+
+
+def parse_artist_style(value: str | Sequence[float] | int, style_dim: int = 3) -> list[tuple[float, ...]] | None:
+    """QMUPD's artist style: ``"k"`` (one-hot of style k), ``"a,b,c"`` (any reals, as the original's
+    ``--svec``; a leading ``~`` is a minus, as there), a sequence of numbers, or ``"all"`` (None:
+    every one-hot style). Raises ValueError for anything else."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "all":
+            return None
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) == 1:
+            if not parts[0].isdigit() or int(parts[0]) >= style_dim:
+                raise ValueError(f"artist style {value!r}: give a style index 0..{style_dim - 1}, {style_dim} comma-separated numbers, or 'all'")
+            k = int(parts[0])
+            return [tuple(float(i == k) for i in range(style_dim))]
+        try:
+            vec = [float(p[1:]) * -1 if p.startswith("~") else float(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"artist style {value!r}: not numbers") from None
+    elif isinstance(value, int):
+        return parse_artist_style(str(value), style_dim)
+    else:
+        vec = [float(v) for v in value]
+    if len(vec) != style_dim or not all(np.isfinite(vec)):
+        raise ValueError(f"artist style {value!r}: expected {style_dim} finite numbers")
+    return [tuple(vec)]
+
+
+def qmupd_drawer(weights: Path | None, artist_style: str | Sequence[float] | int = "0", batch_size: int = 4) -> "Drawer | Variants":
+    """QMUPD (:class:`apdraw.models.qmupd.QMUPD`) drawing aligned faces in an artist style or a mix.
+
+    ``artist_style``: see :func:`parse_artist_style`; ``"all"`` returns :class:`Variants`
+    ``_style0``, ``_style1``, ... sharing one model. Needs no masks.
+    """
+    import torch
+
+    from apdraw.models.qmupd import QMUPD
+
+    model = QMUPD.from_pretrained(weights if weights is not None else WEIGHTS_DIR / "qmupd_fs2k.safetensors")
+    styles = parse_artist_style(artist_style, model.cfg.style_dim)
+
+    def drawer(style: tuple[float, ...]) -> Drawer:
+        def draw(faces: Sequence["Face"]) -> list[np.ndarray]:
+            out: list[np.ndarray] = []
+            for i in range(0, len(faces), batch_size):
+                photos = torch.from_numpy(np.stack([f.aligned for f in faces[i : i + batch_size]])).permute(0, 3, 1, 2)
+                out.extend(model.draw(photos, style).numpy())
+            return out
+
+        return draw
+
+    if styles is None:
+        return Variants({f"_style{k}": drawer(tuple(float(i == k) for i in range(model.cfg.style_dim))) for k in range(model.cfg.style_dim)})
+    return drawer(styles[0])

@@ -85,3 +85,17 @@ def paper_size(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def style_name(text: str) -> str:
+    """A registered style, optionally with its argument (``qmupd:1``, ``qmupd:0.5,0.5,0``, ``qmupd:all``)."""
+    from apdraw.registry import UnknownNameError
+    from apdraw.styles import STYLES, parse_artist_style, parse_style
+
+    try:
+        name, options = parse_style(text)
+        if "artist_style" in options:
+            parse_artist_style(options["artist_style"])
+    except (UnknownNameError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (styles: {', '.join(STYLES.names())})") from None
+    return text

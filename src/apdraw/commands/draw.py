@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 
 from apdraw.commands.args import (
-    MAX_OUTPUT_SIZE, non_negative_float, output_formats, output_size, paper_size, positive_float, positive_int,
+    MAX_OUTPUT_SIZE, non_negative_float, output_formats, output_size, paper_size, positive_float, positive_int, style_name,
 )  # fmt: skip
 from apdraw.io import DEFAULT_MAX_PIXELS
 from apdraw.vector.config import GCODE_PRESETS, VectorConfig
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (recursive)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
     styles = ", ".join(f"{s.name} ({s.help})" for s in STYLES)
-    p.add_argument("--style", "--model", dest="style", default=DEFAULT_STYLE, choices=STYLES.names(), help=f"drawing style: {styles}; default {DEFAULT_STYLE}; see `apdraw styles`")
+    p.add_argument("--style", "--model", dest="style", default=DEFAULT_STYLE, type=style_name, metavar="STYLE", help=f"drawing style: {styles}; default {DEFAULT_STYLE}; see `apdraw styles`. qmupd:all writes NAME_style0.png, NAME_style1.png, NAME_style2.png")
     p.add_argument("--weights", type=Path, help="weights file for a learned style (default: the shipped ones)")
     p.add_argument("--faces", choices=("largest", "all"), default="largest", help="draw the largest face only, or every face")
     p.add_argument("--frame", choices=("aligned", "photo"), default="aligned", help="aligned 512² crop, or pasted back into the photo frame on white")
@@ -150,11 +150,18 @@ def _render(path: Path) -> list[tuple[str, dict[str, bytes]]]:
                 out["gcode"] = to_gcode(plot, cfg).encode("ascii")
         return out
 
+    variants = list(dict.fromkeys(d.variant for d in drawings))  # "" or e.g. _style0, _style1, _style2 (qmupd:all)
     if o["frame"] == "photo":
         hw = drawings[0].photo_hw
-        return [("", files(lambda: compose_in_photo(drawings, hw), lambda: compose_strokes_in_photo(drawings, hw, cfg), hw))]
-    return [("" if len(drawings) == 1 else f"_face{i}", files(lambda d=d: d.image, lambda d=d: d.trace_strokes(cfg), d.image.shape))
-            for i, d in enumerate(drawings)]
+        out = []
+        for v in variants:
+            mine = [d for d in drawings if d.variant == v]
+            out.append((v, files(lambda m=mine: compose_in_photo(m, hw), lambda m=mine: compose_strokes_in_photo(m, hw, cfg), hw)))
+        return out
+    n_faces = len(drawings) // len(variants)
+    return [(("" if n_faces == 1 else f"_face{i // len(variants)}") + d.variant,
+             files(lambda d=d: d.image, lambda d=d: d.trace_strokes(cfg), d.image.shape))
+            for i, d in enumerate(drawings)]  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,12 +188,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
     else:
         try:  # the same checks, without building the models in this process
-            from apdraw.styles import STYLES, build_drawer
+            from apdraw.styles import STYLES, build_drawers, parse_style
 
-            if STYLES.get(args.style).learned and (args.weights is not None or args.runtime != "torch"):
-                build_drawer(args.style, args.weights, **style_options(options))  # also exports the ONNX graph once
+            if STYLES.get(parse_style(args.style)[0]).learned and (args.weights is not None or args.runtime != "torch"):
+                build_drawers(args.style, args.weights, **style_options(options))  # also exports the ONNX graph once
             elif args.runtime != "torch":
-                build_drawer(args.style, **style_options(options))  # a style without runtimes: the usage error
+                build_drawers(args.style, **style_options(options))  # a style without runtimes: the usage error
             if args.runtime == "onnx" and args.detector == "mtcnn":
                 from apdraw.face.mtcnn_onnx import cached_graphs
 

@@ -245,7 +245,7 @@ class Task(TrainTask):
         cyc_a = self._forward_cycle(a, rec_a)
         loss = loss + w.lambda_A * cyc_a
         scalars["cycle_a"] = cyc_a.item()
-        if lam_trunc > 0:
+        if cfg.truncation:  # also at step 1 (weight 0): the log's columns are fixed by its first row
             with ctx.autocast():
                 rec_at = nets["G_B"](truncate(fake_b, lc.truncate_bits, lc.straight_through)).float()
             cyc_t = self._forward_cycle(a, rec_at)

@@ -1,0 +1,352 @@
+"""QMUPD training: unpaired data, region masks, style vectors and classifiers, the history pool,
+the training task (warm start and unpaired, exact resume, export) and the `qmupd` drawing style."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from apdraw.data.unpaired import (
+    MASK_REGIONS,
+    DrawingItem,
+    UnpairedConfig,
+    UnpairedDrawingDataset,
+    load_masks,
+    mask_path,
+    region_masks,
+    style_vectors,
+)
+from apdraw.io import save_image
+from apdraw.models.qmupd import QMUPD
+from apdraw.train.loop import LoopConfig, run_training
+from apdraw.train.pool import ImagePool
+from apdraw.train.tasks import qmupd as T
+
+from test_apdrawinggan import synthetic_pair
+from test_qmupd_networks import TINY_D, TINY_G
+
+S = TINY_G.resolution
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(_deterministic_threads):
+    torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@pytest.fixture(scope="module")
+def unpaired(tmp_path_factory) -> tuple[UnpairedConfig, list[Path]]:
+    """Four cached synthetic pairs with region masks (nose, eyes, lips = three discs)."""
+    folder = tmp_path_factory.mktemp("unpaired")
+    cfg = UnpairedConfig(cache_dir=str(folder / "cache"), style_classifier="onehot")
+    files = []
+    for i in range(4):
+        f = folder / f"pair{i}.npz"
+        synthetic_pair(i).save(f)
+        files.append(f)
+        bits = np.zeros((512, 512), np.uint8)
+        for b, (x, y) in enumerate([(256, 300), (256, 220), (256, 380)]):
+            m = np.zeros_like(bits)
+            cv2.circle(m, (x + 10 * i, y), 30, 1, -1)
+            bits |= m << b
+        save_image(mask_path(cfg, f.stem), bits)
+    return cfg, files
+
+
+def test_region_masks_are_bits_of_dilated_parser_classes():
+    labels = np.zeros((64, 64), np.uint8)
+    labels[30:34, 30:34] = 2  # nose
+    labels[10:12, 10:14] = 4  # an eye
+    labels[50:52, 28:36] = 12  # lower lip
+    lm = np.array([[20, 20], [40, 20], [32, 32], [25, 45], [39, 45]], float)
+    bits = region_masks(labels, lm, dilation=0.1)  # radius 2 px
+    for i, region in enumerate(MASK_REGIONS):
+        m = (bits >> i) & 1
+        raw = {"nose": labels == 2, "eyes": labels == 4, "lips": labels == 12}[region]
+        assert m[raw].all() and m.sum() > raw.sum()  # covers the class, and more (dilated)
+    assert ((bits & 1) & ((bits >> 1) & 1)).sum() == 0  # nose and eye regions do not touch here
+
+
+def test_unpaired_items_are_deterministic_and_masks_move_with_their_image(unpaired):
+    cfg, files = unpaired
+    drawings = [DrawingItem(f, i % 3, tuple(float(j == i % 3) for j in range(3))) for i, f in enumerate(files)]
+    ds = UnpairedDrawingDataset(files, drawings, cfg, resolution=S)
+    from apdraw.data.sampling import SampleKey
+
+    a, b = ds[SampleKey(1, 77)], ds[SampleKey(1, 77)]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert a["photo"].shape == (3, S, S) and a["drawing"].shape == (1, S, S)
+    assert a["photo_masks"].shape == a["drawing_masks"].shape == (3, S, S)
+    assert set(a["photo_masks"].unique().tolist()) <= {0.0, 1.0}
+    assert a["style"].sum() == 1 and int(a["style_index"]) == int(a["style"].argmax())
+    # Over many draws: random crops and flips differ, and the masks follow the photo's geometry:
+    # the nose mask's centroid stays where the (cropped, flipped) nose disc of that photo is.
+    seen = set()
+    for seed in range(12):
+        item = ds[SampleKey(0, seed)]
+        seen.add(item["photo"].sum().item())
+        m = item["photo_masks"][0]
+        ys, xs = torch.nonzero(m, as_tuple=True)
+        assert abs(xs.float().mean().item() - (S - 1) / 2) < 0.12 * S  # centred disc (x = 256 of 512)
+    assert len(seen) > 3
+
+
+def test_onehot_style_vectors_and_config_checks(unpaired):
+    cfg, files = unpaired
+    vecs = style_vectors(dataclasses.replace(cfg, extra_styles=["npr"]), [files[:2], files[2:3], [], files[3:]])
+    assert vecs[0] == [(1.0, 0.0, 0.0, 0.0)] * 2 and vecs[3] == [(0.0, 0.0, 0.0, 1.0)]
+    assert load_masks(cfg, files[0].stem).shape == (3, 512, 512)
+    for bad in (dict(photo_sources=["flickr"]), dict(sketch_types=[0, 0]), dict(extra_styles=["oil"]),
+                dict(sketch_types=[], extra_styles=[]), dict(load_scale=0.9)):  # fmt: skip
+        with pytest.raises(ValueError):
+            UnpairedConfig(**bad)
+
+
+def test_style_classifier_fits_saves_and_loads(tmp_path, imagenet_mobilenet_v2):
+    from apdraw.models.style_classifier import StyleClassifier, StyleClassifierConfig, default_weights
+
+    clf = StyleClassifier(StyleClassifierConfig(features="stats"))
+    # Three textures: thin lines, thick lines, gray noise -> their statistics separate them.
+    rng = np.random.default_rng(0)
+    images, labels = [], []
+    for k in range(3):
+        for _ in range(6):
+            img = np.full((128, 128), 255, np.uint8)
+            if k < 2:
+                for _ in range(8):
+                    p = rng.integers(0, 128, 4)
+                    cv2.line(img, (int(p[0]), int(p[1])), (int(p[2]), int(p[3])), 0, 1 + 5 * k)
+            else:
+                img = rng.integers(90, 200, (128, 128)).astype(np.uint8)
+            images.append(img)
+            labels.append(k)
+    from apdraw.models.style_classifier import _to_input
+
+    feats = clf.raw_features(torch.stack([_to_input(i, 256) for i in images]))
+    clf.fit(feats, torch.tensor(labels))
+    probs = clf.predict_proba(images)
+    assert probs.shape == (18, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert (probs.argmax(1) == np.array(labels)).mean() == 1.0
+    clf.save(tmp_path / "c.safetensors")
+    again = StyleClassifier.from_pretrained(tmp_path / "c.safetensors")
+    assert np.allclose(again.predict_proba(images), probs, atol=2e-2)  # fp16 weights
+    with pytest.raises(ValueError, match="role"):
+        default_weights("test")
+    for role in ("train", "eval"):  # the shipped ones load and classify
+        assert StyleClassifier.from_pretrained(default_weights(role)).predict_proba(images[:2]).shape == (2, 3)
+
+
+# --------------------------------------------------------------------------- the history pool
+
+
+def test_image_pool_fills_then_swaps_and_restores_from_its_state():
+    torch.manual_seed(0)
+    pool = ImagePool(3)
+    for i in range(3):  # filling: returns the new rows
+        out = pool.query(fake=torch.full((1, 1, 2, 2), float(i)), style=torch.tensor([[float(i), 0, 0]]))
+        assert out["fake"][0, 0, 0, 0] == i
+    returned = [pool.query(fake=torch.full((1, 1, 2, 2), 9.0), style=torch.tensor([[9.0, 0, 0]]))["fake"][0, 0, 0, 0].item()
+                for _ in range(20)]  # fmt: skip
+    assert 9.0 in returned and any(r != 9.0 for r in returned)  # sometimes an old one
+    # Old rows keep their own style.
+    r = pool.query(fake=torch.full((1, 1, 2, 2), 5.0), style=torch.tensor([[5.0, 0, 0]]))
+    assert r["fake"][0, 0, 0, 0] == r["style"][0, 0]
+    fresh = ImagePool(3)
+    fresh.load_state_dict(pool.state_dict())
+    assert torch.equal(fresh.pool_fake, pool.pool_fake) and int(fresh.count) == 3
+    assert ImagePool(0).query(fake=torch.ones(1))["fake"] is not None
+
+
+# --------------------------------------------------------------------------- the task
+
+
+class PhotoDrawingPairs(torch.utils.data.Dataset):
+    """Pre-training items: photo and NPR-like drawing (the synthetic pairs at S)."""
+
+    def __init__(self, files):
+        from apdraw.data.paired import PairedDrawingDataset
+
+        self.inner = PairedDrawingDataset(files, S)
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, key):
+        item = self.inner[key]
+        return {"photo": item["photo"], "drawing": item["drawing"]}
+
+
+def tiny_config(out: Path, steps: int, **kw) -> T.Config:
+    return T.Config(
+        generator=TINY_G, discriminator=TINY_D, lr=1e-3, val_items=0, pool_size=2, perceptual_resolution=64,
+        schedule_steps=4,  # not loop.steps: the killed run below has fewer
+        loop=LoopConfig(out_dir=str(out), steps=steps, batch_size=2, log_every=1, sample_every=steps, ckpt_every=2, ema_decay=0.9),
+        **kw,
+    )  # fmt: skip
+
+
+def _unpaired_dataset(cfg, files):
+    drawings = [DrawingItem(f, i % 3, tuple(float(j == i % 3) for j in range(3))) for i, f in enumerate(files)]
+    return UnpairedDrawingDataset(files, drawings, cfg, resolution=S)
+
+
+def _weights(task: T.Task) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for m in task.modules.values() for p in m.parameters()]
+                     + [task.modules["pool"].pool_fake.flatten()])  # fmt: skip
+
+
+def test_warm_start_l1_falls(tmp_path, unpaired):
+    _, files = unpaired
+    cfg = tiny_config(tmp_path / "pre", 30, stage="pretrain")
+    task = T.Task(cfg, PhotoDrawingPairs(files))
+    run_training(task, cfg.loop, cfg)
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "pre" / "log.csv").open()))
+    first, last = float(rows[0]["l1_a"]), np.mean([float(r["l1_a"]) for r in rows[-5:]])
+    assert last < 0.7 * first
+    assert set(task.modules) == {"G_A", "G_B"}
+
+
+def test_unpaired_training_resumes_exactly_and_exports(tmp_path, unpaired, imagenet_mobilenet_v2):
+    ucfg, files = unpaired
+    cfg = tiny_config(tmp_path / "a", 4, data=ucfg)
+    full = T.Task(cfg, _unpaired_dataset(ucfg, files))
+    run_training(full, cfg.loop, cfg)
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "a" / "log.csv").open()))
+    assert {"g_a", "g_b", "g_cls", "g_local", "cycle_a", "cycle_trunc", "cycle_b", "d_a", "d_b", "d_cls", "d_local"} <= set(rows[-1])
+    assert all(np.isfinite(float(r["loss_g"])) for r in rows)
+    assert (tmp_path / "a" / "samples" / "step_0000004.png").exists()
+    # Killed after step 3 (checkpoint at 2), resumed: the same weights and pool as the unbroken run.
+    cfg_b = tiny_config(tmp_path / "b", 3, data=ucfg)
+    run_training(T.Task(cfg_b, _unpaired_dataset(ucfg, files)), cfg_b.loop, cfg_b)
+    torch.manual_seed(999)
+    cfg_b = tiny_config(tmp_path / "b", 4, data=ucfg)
+    resumed = T.Task(cfg_b, _unpaired_dataset(ucfg, files))
+    run_training(resumed, cfg_b.loop, cfg_b)
+    assert torch.equal(_weights(full), _weights(resumed))
+    out = T.export(tmp_path / "a" / "checkpoints" / "latest.pt", tmp_path / "qmupd.safetensors")
+    model = QMUPD.from_pretrained(out)
+    assert model.cfg == TINY_G
+    photos = torch.randint(0, 256, (1, 3, 96, 96), dtype=torch.uint8)
+    assert torch.equal(model.draw(photos, [0, 1, 0]), model.draw(photos, [0, 1, 0]))
+
+
+def test_cyclegan_baseline_switches(tmp_path, unpaired):
+    """cycle=pixel, no truncation, no style loss, no local Ds: a plain CycleGAN (no MobileNetV2 needed)."""
+    ucfg, files = unpaired
+    cfg = tiny_config(tmp_path / "c", 2, data=ucfg, cycle="pixel", truncation=False, style_loss=False, local_discriminators=False)
+    task = T.Task(cfg, _unpaired_dataset(ucfg, files))
+    run_training(task, cfg.loop, cfg)
+    import csv
+
+    row = list(csv.DictReader((tmp_path / "c" / "log.csv").open()))[-1]
+    assert not {"cycle_trunc", "g_cls", "d_cls", "g_local", "d_local"} & set(row) and float(row["cycle_a"]) > 0
+    assert "D_local" not in task.modules
+    with pytest.raises(ValueError, match="styles"):
+        T.Config(data=UnpairedConfig(extra_styles=["npr"]))  # 4 styles, a 3-style generator
+    with pytest.raises(ValueError, match="resolution"):
+        T.Config(generator=TINY_G)  # the compact discriminator's 256 vs 64
+
+
+def test_schedule_moves_lambda_a_to_truncation_over_schedule_steps():
+    cfg = T.Config(schedule_steps=101)
+    task = T.Task.__new__(T.Task)
+    task.config = cfg
+    w0, w_end, w_after = task._weights(1), task._weights(101), task._weights(5000)
+    assert (w0.lambda_A, w0.lambda_A_trunc) == (5.0, 0.0)
+    assert w_end.lambda_A == pytest.approx(5 * (1 - 0.9 * 199 / 300)) and w_end == w_after  # the original's epoch 200
+    assert w_end.lambda_A_trunc == pytest.approx(2.985)
+
+
+def test_the_configs_load(tmp_path):
+    from apdraw.config import load_config
+    from apdraw.models.layers import count_parameters
+    from apdraw.models.qmupd import StyleGenerator
+
+    root = Path(__file__).resolve().parents[1] / "src" / "apdraw" / "configs"
+    fast = load_config(T.Config, root / "qmupd_fast.yaml")
+    gpu = load_config(T.Config, root / "qmupd_gpu.yaml")
+    pre = load_config(T.Config, root / "qmupd_pretrain.yaml")
+    assert fast.stage == gpu.stage == "unpaired" and pre.stage == "pretrain"
+    assert fast.generator.resolution == 256 and gpu.generator.resolution == 512
+    assert count_parameters(StyleGenerator(gpu.generator, init=False)) == 11_968_897  # SPEC B1.2's G_A
+
+
+# --------------------------------------------------------------------------- the drawing style
+
+
+def test_artist_style_parsing():
+    from apdraw.registry import UnknownNameError
+    from apdraw.styles import parse_artist_style, parse_style
+
+    assert parse_artist_style("1") == [(0.0, 1.0, 0.0)]
+    assert parse_artist_style("0.5,0.5,0") == [(0.5, 0.5, 0.0)]
+    assert parse_artist_style("~1,2,0") == [(-1.0, 2.0, 0.0)]  # the original's '~' for a leading minus
+    assert parse_artist_style([0.2, -0.3, 1]) == [(0.2, -0.3, 1.0)]
+    assert parse_artist_style("all") is None
+    for bad in ("3", "x", "1,2", "nan,0,0", "-1"):
+        with pytest.raises(ValueError):
+            parse_artist_style(bad)
+    assert parse_style("qmupd:0.5,0.5,0") == ("qmupd", {"artist_style": "0.5,0.5,0"})
+    assert parse_style("npr") == ("npr", {})
+    with pytest.raises(UnknownNameError):
+        parse_style("npr:1")
+    with pytest.raises(UnknownNameError):
+        parse_style("nope:1")
+
+
+@pytest.fixture(scope="module")
+def tiny_qmupd(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("q") / "tiny.safetensors"
+    QMUPD(TINY_G).save(path)
+    return path
+
+
+def test_qmupd_style_draws_one_mix_or_all(tiny_qmupd):
+    from apdraw.pipeline import PortraitPipeline
+    from apdraw.styles import build_drawer, build_drawers
+
+    from test_pipeline import EXAMPLES
+
+    photo = EXAMPLES / "astronaut.png"
+    one = PortraitPipeline.from_style("qmupd:1", tiny_qmupd)(photo)
+    assert len(one) == 1 and one[0].image.shape == (512, 512) and one[0].variant == ""
+    again = PortraitPipeline.from_style("qmupd", tiny_qmupd, artist_style=[0, 1, 0])(photo)
+    assert np.array_equal(one[0].image, again[0].image)
+    mixed = PortraitPipeline.from_style("qmupd:0.5,0.5,0", tiny_qmupd)(photo)
+    assert not np.array_equal(mixed[0].image, one[0].image)
+    every = PortraitPipeline.from_style("qmupd:all", tiny_qmupd)(photo)
+    assert [d.variant for d in every] == ["_style0", "_style1", "_style2"]
+    assert np.array_equal(every[1].image, one[0].image)
+    assert set(build_drawers("qmupd:all", tiny_qmupd)) == {"_style0", "_style1", "_style2"}
+    with pytest.raises(ValueError, match="build_drawers"):
+        build_drawer("qmupd:all", tiny_qmupd)
+
+
+def test_draw_command_writes_every_style_and_rejects_bad_ones(tmp_path, tiny_qmupd, capsys):
+    from apdraw.cli import main
+
+    from test_pipeline import EXAMPLES
+
+    out = tmp_path / "o"
+    assert main(["draw", str(EXAMPLES / "astronaut.png"), "-o", str(out), "--style", "qmupd:all", "--weights", str(tiny_qmupd)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut_style0.png", "astronaut_style1.png", "astronaut_style2.png"]
+    assert main(["draw", str(EXAMPLES / "astronaut.png"), "-o", str(tmp_path / "p"), "--style", "qmupd:all", "--frame", "photo",
+                 "--weights", str(tiny_qmupd)]) == 0  # fmt: skip
+    assert len(list((tmp_path / "p").iterdir())) == 3
+    for bad in ("qmupd:7", "npr:1", "qmupd:a,b,c"):
+        with pytest.raises(SystemExit) as exc:
+            main(["draw", str(EXAMPLES / "astronaut.png"), "-o", str(tmp_path / "x"), "--style", bad])
+        assert exc.value.code == 2
+        assert "Traceback" not in capsys.readouterr().err
