@@ -31,7 +31,7 @@ ALLOWED = {
     # the face pipeline may run a model (the parser mask backend); data preprocessing may run
     # the face pipeline and the NPR engine, and computes the DT loss's targets
     "face": BASE | {"models"},
-    "data": BASE | {"face", "npr", "losses"},
+    "data": BASE | {"face", "npr", "losses", "models"},
     # assembly
     "eval": BASE | {"models"},
     "styles": BASE | {"models", "npr", "face"},

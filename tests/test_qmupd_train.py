@@ -241,6 +241,32 @@ def test_unpaired_training_resumes_exactly_and_exports(tmp_path, unpaired, image
     assert torch.equal(model.draw(photos, [0, 1, 0]), model.draw(photos, [0, 1, 0]))
 
 
+def test_quality_metric_is_differentiable_saves_and_drives_the_loss(tmp_path, unpaired, imagenet_mobilenet_v2):
+    from apdraw.models.quality import QualityConfig, QualityMetric
+
+    torch.manual_seed(0)
+    m = QualityMetric(QualityConfig(resolution=64))
+    x = (torch.rand(2, 1, 64, 64) * 2 - 1).requires_grad_(True)
+    q = m(x, torch.tensor([[1.0, 0, 0], [0, 0, 1.0]]))
+    assert q.shape == (2,)
+    q.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0  # G_A can be trained against it
+    m.save(tmp_path / "m.safetensors")
+    again = QualityMetric.from_pretrained(tmp_path / "m.safetensors")
+    assert not any(p.requires_grad for p in again.parameters())  # frozen
+    ucfg, files = unpaired
+    cfg = tiny_config(tmp_path / "q", 2, data=ucfg, quality_metric=str(tmp_path / "m.safetensors"))
+    run_training(T.Task(cfg, _unpaired_dataset(ucfg, files)), cfg.loop, cfg)
+    import csv
+
+    assert "quality" in list(csv.DictReader((tmp_path / "q" / "log.csv").open()))[-1]
+    from apdraw.train.loop import TrainingSetupError
+
+    bad = tiny_config(tmp_path / "r", 2, data=ucfg, quality_metric=str(tmp_path / "missing.safetensors"))
+    with pytest.raises(TrainingSetupError, match="quality_metric"):
+        run_training(T.Task(bad, _unpaired_dataset(ucfg, files)), bad.loop, bad)
+
+
 def test_cyclegan_baseline_switches(tmp_path, unpaired):
     """cycle=pixel, no truncation, no style loss, no local Ds: a plain CycleGAN (no MobileNetV2 needed)."""
     ucfg, files = unpaired

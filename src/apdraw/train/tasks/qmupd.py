@@ -87,6 +87,9 @@ class Config:
     truncation: bool = True  # the truncation loss (λ_A_trunc); off = λ_A_trunc is 0
     style_loss: bool = True  # D_A's class head and the style CE terms
     local_discriminators: bool = True
+    # The quality-metric loss (TPAMI): loss.lambda_quality · mean(1 − M(fake_B, style)) with a frozen
+    # M (apdraw.models.quality; its labels are computed, not human). "" = off; "default" = the shipped M.
+    quality_metric: str = ""
     # The schedule's process reaches this at the last of loop.steps: the original stops at
     # epoch 200 of a 300-epoch schedule, process (200 - 1) / 300.
     schedule_end: float = 199 / 300
@@ -166,6 +169,14 @@ class Task(TrainTask):
             from apdraw.losses.perceptual import PerceptualLoss
 
             self.perceptual = ctx.prepare(PerceptualLoss(resolution=cfg.perceptual_resolution))
+            self.quality = None
+            if cfg.quality_metric and cfg.loss.lambda_quality > 0:
+                from apdraw.models.quality import QualityMetric
+
+                try:
+                    self.quality = ctx.prepare(QualityMetric.from_pretrained(None if cfg.quality_metric == "default" else cfg.quality_metric))
+                except (FileNotFoundError, ValueError) as exc:
+                    raise TrainingSetupError(f"quality_metric: {exc}") from None
 
     def _weights(self, step: int):
         total = self.config.schedule_steps or self.config.loop.steps
@@ -242,6 +253,10 @@ class Task(TrainTask):
                 g_p = sum(gan_loss(v, True, "hinge", for_discriminator=False) for v in logits.values()) / len(logits)
                 loss = loss + cfg.projected_gan * g_p
                 scalars["g_p"] = g_p.item()
+        if self.quality is not None:
+            quality = self.quality(fake_b, style_a).mean()
+            loss = loss + lc.lambda_quality * (1.0 - quality)
+            scalars["quality"] = quality.item()
         cyc_a = self._forward_cycle(a, rec_a)
         loss = loss + w.lambda_A * cyc_a
         scalars["cycle_a"] = cyc_a.item()
