@@ -183,9 +183,9 @@ class PhotoDrawingPairs(torch.utils.data.Dataset):
         return {"photo": item["photo"], "drawing": item["drawing"]}
 
 
-def tiny_config(out: Path, steps: int, **kw) -> T.Config:
+def tiny_config(out: Path, steps: int, generator=TINY_G, **kw) -> T.Config:
     return T.Config(
-        generator=TINY_G, discriminator=TINY_D, lr=1e-3, val_items=0, pool_size=2, perceptual_resolution=64,
+        generator=generator, discriminator=TINY_D, lr=1e-3, val_items=0, pool_size=2, perceptual_resolution=64,
         schedule_steps=4,  # not loop.steps: the killed run below has fewer
         loop=LoopConfig(out_dir=str(out), steps=steps, batch_size=2, log_every=1, sample_every=steps, ckpt_every=2, ema_decay=0.9),
         **kw,
@@ -376,3 +376,24 @@ def test_draw_command_writes_every_style_and_rejects_bad_ones(tmp_path, tiny_qmu
             main(["draw", str(EXAMPLES / "astronaut.png"), "-o", str(tmp_path / "x"), "--style", bad])
         assert exc.value.code == 2
         assert "Traceback" not in capsys.readouterr().err
+
+
+def test_film_generator_starts_as_the_paper_one_and_loads_a_paper_init(tmp_path, unpaired):
+    """style_film (ours): zero-initialised, so a paper G_A's weights give the same output; it warm-starts from one."""
+    from apdraw.models.qmupd import StyleGenerator
+
+    torch.manual_seed(0)
+    paper = StyleGenerator(TINY_G)
+    film = StyleGenerator(dataclasses.replace(TINY_G, style_film=True))
+    film.load_state_dict({**film.state_dict(), **paper.state_dict()})
+    x, s = torch.rand(2, 3, S, S) * 2 - 1, torch.tensor([[1.0, 0, 0], [0, 0.5, 0.5]])
+    assert torch.allclose(film(x, s), paper(x, s))
+    # A FiLM run initialised from a warm start without FiLM layers.
+    _, files = unpaired
+    pre = tiny_config(tmp_path / "pre", 1, stage="pretrain")
+    run_training(T.Task(pre, PhotoDrawingPairs(files)), pre.loop, pre)
+    cfg = tiny_config(tmp_path / "f", 1, stage="pretrain", init=str(tmp_path / "pre" / "checkpoints" / "latest.pt"),
+                      generator=dataclasses.replace(TINY_G, style_film=True))  # fmt: skip
+    task = T.Task(cfg, PhotoDrawingPairs(files))
+    run_training(task, cfg.loop, cfg)
+    assert "film.0.weight" in task.modules["G_A"].state_dict()

@@ -404,7 +404,12 @@ def _load_init(modules: dict, path: str) -> None:
         state = read_checkpoint(path)
         for name, m in modules.items():
             if name in state["modules"]:
-                m.load_state_dict(checkpoint_module(state, name, prefer_ema=False, source=path))
+                weights = checkpoint_module(state, name, prefer_ema=False, source=path)
+                # A FiLM generator starts from a paper one: its zero-initialised FiLM layers stay as they are.
+                missing = {k for k in m.state_dict() if k not in weights}
+                if missing and all(k.startswith("film.") for k in missing):
+                    weights = {**{k: v for k, v in m.state_dict().items() if k in missing}, **weights}
+                m.load_state_dict(weights)
     except (RuntimeError, KeyError) as exc:
         lines = str(exc).splitlines()
         detail = (lines[1] if len(lines) > 1 else lines[0]).strip()[:240]
