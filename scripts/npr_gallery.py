@@ -33,6 +33,27 @@ def shared_data() -> Path:
     return shared_data_dir()
 
 
+def gallery_faces() -> list:
+    """The aligned faces of the galleries: the bundled examples, then the apdrawing_refs photos that exist."""
+    import sys
+
+    from apdraw.face import FacePipeline
+    from apdraw.io import load_image
+
+    paths = [REPO / "examples" / "grace_hopper.jpg", REPO / "examples" / "astronaut.png"]
+    refs = shared_data() / "apdrawing_refs" / "photo"
+    paths += [refs / f"{n}.png" for n in REFS if (refs / f"{n}.png").is_file()]
+    pipe = FacePipeline()
+    faces = []
+    for p in paths:
+        found = pipe(load_image(p), max_faces=1)
+        if found:
+            faces.append(found[0])
+        else:
+            print(f"no face found in {p}", file=sys.stderr)
+    return faces
+
+
 def save_png(path: Path, rgb: np.ndarray) -> None:
     """Atomically save with a 256-colour palette (drawings are nearly two-tone; keeps docs small)."""
     from PIL import Image

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from npr_gallery import REFS, REPO, save_png, shared_data, tile  # same folder
+from npr_gallery import REPO, gallery_faces, save_png, tile  # same folder
 
 
 def main() -> int:
@@ -26,21 +26,9 @@ def main() -> int:
     ap.add_argument("--tile", type=int, default=224)
     args = ap.parse_args()
 
-    from apdraw.face import FacePipeline
-    from apdraw.io import load_image
     from apdraw.styles import build_drawer
 
-    paths = [REPO / "examples" / "grace_hopper.jpg", REPO / "examples" / "astronaut.png"]
-    refs = shared_data() / "apdrawing_refs" / "photo"
-    paths += [refs / f"{n}.png" for n in REFS if (refs / f"{n}.png").is_file()]
-    pipe = FacePipeline()
-    faces = []
-    for p in paths:
-        found = pipe(load_image(p), max_faces=1)
-        if found:
-            faces.append(found[0])
-        else:
-            print(f"no face found in {p}", file=sys.stderr)
+    faces = gallery_faces()
     faces = faces[:6]
     t = args.tile
 
