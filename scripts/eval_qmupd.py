@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default=None, help="QMUPD G_A (default: the shipped one)")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH", help="another QMUPD G_A to score")
     ap.add_argument("--limit", type=int, default=0, help="validation pairs per style (0 = all)")
+    ap.add_argument("--styles", default="0,1,2", help="which styles to score (e.g. one per process; merge with --merge)")
+    ap.add_argument("--merge", nargs="+", type=Path, default=[], metavar="RESULTS_JSON", help="only tabulate these results files")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "runs" / "qmupd_eval")
     ap.add_argument("--write-doc", action="store_true", help="rewrite the qmupd-eval block of docs/QMUPD.md")
     args = ap.parse_args(argv)
@@ -55,13 +57,25 @@ def main(argv: list[str] | None = None) -> int:
     from apdraw.models.style_classifier import StyleClassifier, default_weights
     from apdraw.pipeline import PortraitPipeline
 
+    if args.merge:
+        results = {}
+        for path in args.merge:
+            results.update({int(k) if k.isdigit() else k: v for k, v in json.loads(path.read_text()).items()})
+        methods = [m for m in results[0] if isinstance(results[0][m], dict)]
+        block = table(results, methods)
+        print(block)
+        if args.write_doc:
+            from apdraw.io import write_doc_block
+
+            write_doc_block(REPO / "docs" / "QMUPD.md", "qmupd-eval", block, heading="Evidence")
+        return 0
     clf = StyleClassifier.from_pretrained(default_weights("eval"))
     variants = dict(v.split("=", 1) for v in args.variant)
     methods = {"qmupd": ("qmupd", args.weights), **{n: ("qmupd", p) for n, p in variants.items()},
                "apdrawinggan": ("apdrawinggan", None), "npr": ("npr", None)}  # fmt: skip
     results: dict = {}
     t0 = time.perf_counter()
-    for k in (0, 1, 2):
+    for k in [int(x) for x in args.styles.split(",")]:
         val = pairs(k, "val", args.limit)
         pipes = {n: PortraitPipeline.from_style(f"{s}:{k}" if s == "qmupd" else s, w) for n, (s, w) in methods.items()}
         drawn: dict[str, list[np.ndarray]] = {n: [] for n in methods}
@@ -89,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     results["seconds"] = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    if len(results) < 4:  # not all three styles: tabulate later with --merge
+        return 0
     block = table(results, list(methods))
     print(block)
     if args.write_doc:
@@ -100,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def table(results: dict, methods: list[str]) -> str:
     lines = []
-    for k in (0, 1, 2):
+    for k in sorted(k for k in results if isinstance(k, int)):
         r = results[k]
         lines += [
             f"**Style {k}** ({r['n']} validation pairs; style-accuracy ceiling {r['style_acc_ceiling']:.0%}; "
