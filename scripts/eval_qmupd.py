@@ -4,8 +4,8 @@
 
 For each FS2K sketch type k (= QMUPD artist style k), the validation pairs of that type
 (aligned 512² frame, the APDrawingGAN preprocessing cache; never used in training): every
-method draws each photo through `apdraw`'s own pipeline (``PortraitPipeline``, aligned
-frame; a photo whose face is not found again is dropped for every method), and the drawings
+method draws each photo as `apdraw draw` does (the face pipeline's detection, alignment and masks,
+run once per photo; aligned frame; a photo whose face is not found again is dropped for every method), and the drawings
 are scored against that style's artist drawings of the same photos:
 
 * paired: Chamfer at the 0.75 and 0.5 stroke thresholds (px at 512), SSIM;
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     from apdraw.eval.quick import QuickScorer
     from apdraw.eval.swd import swd_descriptors, swd_from_descriptors
     from apdraw.models.style_classifier import StyleClassifier, default_weights
-    from apdraw.pipeline import PortraitPipeline
+    from apdraw.face import FacePipeline
+    from apdraw.styles import build_drawer
 
     if args.merge:
         results = {}
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             write_doc_block(REPO / "docs" / "QMUPD.md", "qmupd-eval", block, heading="Evidence")
         return 0
     clf = StyleClassifier.from_pretrained(default_weights("eval"))
+    face_pipeline = FacePipeline()  # the default detector and masks of `apdraw draw`
     variants = dict(v.split("=", 1) for v in args.variant)
     methods = {"qmupd": ("qmupd", args.weights), **{n: ("qmupd", p) for n, p in variants.items()},
                "apdrawinggan": ("apdrawinggan", None), "npr": ("npr", None)}  # fmt: skip
@@ -77,15 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for k in [int(x) for x in args.styles.split(",")]:
         val = pairs(k, "val", args.limit)
-        pipes = {n: PortraitPipeline.from_style(f"{s}:{k}" if s == "qmupd" else s, w) for n, (s, w) in methods.items()}
+        drawers = {n: build_drawer(f"{s}:{k}" if s == "qmupd" else s, w) for n, (s, w) in methods.items()}
         drawn: dict[str, list[np.ndarray]] = {n: [] for n in methods}
         refs, keys = [], []
         for name, pair in val:
-            outs = {n: p(pair.photo) for n, p in pipes.items()}
-            if any(not o for o in outs.values()):
+            faces = face_pipeline(pair.photo, max_faces=1)  # one detection for every method
+            if not faces:
                 continue  # no face found again: dropped for every method
-            for n, o in outs.items():
-                drawn[n].append(o[0].image)
+            for n, draw in drawers.items():
+                drawn[n].append(draw(faces)[0])
             refs.append(pair.drawing)
             keys.append(name)
         floor = [p.drawing for _, p in pairs(k, "train", 0)[: len(refs)]]
