@@ -112,8 +112,8 @@ STYLES.register(StyleSpec(
 ))  # fmt: skip
 STYLES.register(StyleSpec("npr", "classical pen drawing (no learned weights)", "apdraw.styles:npr_drawer"))
 STYLES.register(StyleSpec(
-    "qmupd", "learned QMUPD line drawing in one of 3 artist styles or a mix: qmupd:0, qmupd:1, qmupd:2, "
-    "qmupd:0.5,0.5,0, or qmupd:all for all three",
+    "qmupd", "learned QMUPD line drawing with an artist-style vector: qmupd:0, qmupd:1, qmupd:2, a mix "
+    "qmupd:0.5,0.5,0, or qmupd:all (the shipped CPU-trained weights do not separate the 3 styles yet)",
     "apdraw.styles:qmupd_drawer", needs_masks=False, default_weights="qmupd_fs2k.safetensors",
     model_card="QMUPD_MODEL_CARD.md", options=("artist_style",), argument="artist_style",
 ))  # fmt: skip
