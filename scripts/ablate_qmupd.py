@@ -85,7 +85,7 @@ def last_val(path: Path) -> dict[str, float] | None:
 def report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     lines = [
-        f"Each arm: {args.minutes_label} CPU minutes (one thread) from the NPR warm start; EMA G_A; 12 FS2K validation",
+        f"Each arm: {args.minutes_label} CPU minutes (one thread) from the NPR warm start, lr 5e-5; EMA G_A; 12 FS2K validation",
         "photos per style drawn in that style, against that style's 12 artist drawings (aligned 512² frame).",
         "Style accuracy: the evaluation classifier (`style_classifier_eval`, 100 % on real validation drawings).",
         "",
