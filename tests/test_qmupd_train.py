@@ -161,7 +161,8 @@ def test_image_pool_fills_then_swaps_and_restores_from_its_state():
     fresh = ImagePool(3)
     fresh.load_state_dict(pool.state_dict())
     assert torch.equal(fresh.pool_fake, pool.pool_fake) and int(fresh.count) == 3
-    assert ImagePool(0).query(fake=torch.ones(1))["fake"] is not None
+    x = torch.ones(1)
+    assert ImagePool(0).query(fake=x)["fake"] is x  # size 0: no pool, the input itself
 
 
 # --------------------------------------------------------------------------- the task

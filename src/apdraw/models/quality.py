@@ -27,6 +27,7 @@ from torch import nn
 
 from apdraw.models.layers import check_shape
 from apdraw.models.projected import FrozenMobileNetV2
+from apdraw.models.style_classifier import texture_statistics
 
 FORMAT = "apdraw.quality/1"
 FEATURES = 1280 + 2 * (24 + 32 + 96)
@@ -71,10 +72,7 @@ class QualityMetric(nn.Module):
         """(B, 1|3, H, W) in [-1, 1] -> (B, FEATURES) unstandardised; differentiable w.r.t. the drawing."""
         check_shape(drawing, "drawing", (None, None, None, None))
         maps = self.backbone(drawing)
-        feats = [maps[5].mean((2, 3))]
-        for m in maps[1:4]:
-            feats += [m.mean((2, 3)), m.std((2, 3))]
-        return torch.cat(feats, 1).float()
+        return torch.cat([maps[5].float().mean((2, 3)), texture_statistics(maps)], 1)
 
     def from_features(self, feats: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         z = (feats - self.feature_mean) / self.feature_std

@@ -47,6 +47,15 @@ def default_weights(role: str) -> Path:
     return Path(__file__).resolve().parents[1] / "weights" / f"style_classifier_{role}.safetensors"
 
 
+def texture_statistics(maps: list[torch.Tensor]) -> torch.Tensor:
+    """Per-channel mean and std of FrozenMobileNetV2's stride-4, 8 and 16 maps (taps 1-3): (B, 304) float32."""
+    feats = []
+    for m in maps[1:4]:
+        m = m.float()
+        feats += [m.mean((2, 3)), m.std((2, 3))]
+    return torch.cat(feats, 1)
+
+
 @dataclass
 class StyleClassifierConfig:
     features: FeatureKind = "pooled"
@@ -87,11 +96,7 @@ class StyleClassifier(nn.Module):
         maps = self.backbone(x.float())
         if self.config.features == "pooled":
             return maps[5].float().mean((2, 3))
-        feats = []
-        for m in maps[1:4]:  # strides 4, 8, 16
-            m = m.float()
-            feats += [m.mean((2, 3)), m.std((2, 3))]
-        return torch.cat(feats, 1)
+        return texture_statistics(maps)
 
     def logits_from_features(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head((feats - self.feature_mean) / self.feature_std)

@@ -32,6 +32,7 @@ before every drawing discriminator).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -136,6 +137,7 @@ class Task(TrainTask):
         self.dataset = dataset
         self._val: list[tuple[int, list[dict[str, torch.Tensor]]]] | None = None
         self._scorers: dict[int, object] = {}
+        self._style_clf = None  # the evaluation style classifier, loaded on the first validate()
 
     # ------------------------------------------------------------------ setup
 
@@ -232,7 +234,9 @@ class Task(TrainTask):
             fake_a = nets["G_B"](b).float()
             rec_b = nets["G_A"](fake_a, style_b).float()
         frozen = [m for n, m in self.modules.items() if n.startswith("D") or n == "P"]
-        with _all_frozen(ctx, frozen):
+        with contextlib.ExitStack() as stack:
+            for m in frozen:
+                stack.enter_context(ctx.frozen(m))
             patch, cls = self.modules["D_A"](*self._aug(fake_b))
             g_a = gan_loss(patch, True, lc.gan_kind, for_discriminator=False)
             g_b = gan_loss(self.modules["D_B"](self._aug(fake_a)[0]), True, lc.gan_kind, for_discriminator=False)
@@ -355,7 +359,9 @@ class Task(TrainTask):
         from apdraw.models.style_classifier import StyleClassifier, default_weights
 
         model = QMUPD(self.config.generator, num_threads=None, generator=self.averaged("G_A"))
-        clf = StyleClassifier.from_pretrained(default_weights("eval"))
+        if self._style_clf is None:
+            self._style_clf = StyleClassifier.from_pretrained(default_weights("eval"))
+        clf = self._style_clf
         k = self.config.generator.style_dim
         out: dict[str, float] = {}
         accs = []
@@ -375,24 +381,6 @@ class Task(TrainTask):
         if accs:
             out["style_acc_min"] = min(accs)
         return out
-
-
-class _all_frozen:
-    """Enter ``ctx.frozen`` for several modules at once."""
-
-    def __init__(self, ctx: Context, modules: list):
-        self.ctx, self.modules, self.stack = ctx, modules, None
-
-    def __enter__(self):
-        import contextlib
-
-        self.stack = contextlib.ExitStack()
-        for m in self.modules:
-            self.stack.enter_context(self.ctx.frozen(m))
-        return self
-
-    def __exit__(self, *exc):
-        return self.stack.__exit__(*exc)
 
 
 def _load_init(modules: dict, path: str) -> None:
