@@ -13,7 +13,10 @@ are scored against that style's artist drawings of the same photos:
   real-vs-real floor (as many *training* drawings of that type against the same references);
 * style accuracy: the share of drawings that the evaluation style classifier
   (``style_classifier_eval``, trained separately from the one that made QMUPD's soft labels)
-  assigns to style k; its accuracy on the real validation drawings is the ceiling.
+  assigns to style k; its accuracy on the real validation drawings is the ceiling;
+* the same with a classifier that shares no network with either
+  (:class:`apdraw.eval.style_check.HandcraftedStyleClassifier`, texture statistics, fitted here
+  on the FS2K training drawings): a guard against a generator that only moves MobileNetV2 features.
 
 Methods: ``qmupd`` drawn in style k (shipped weights or ``--weights``), each ``--variant``
 (another QMUPD G_A, e.g. the CycleGAN baseline's, also in style k), the shipped APDrawingGAN
@@ -39,6 +42,19 @@ def pairs(sketch_type: int, split: str, limit: int):
     dc = DataConfig(sketch_type=sketch_type, split=split, max_items=limit)
     records, tag = build_records(dc)
     return [(f.stem, AlignedPair.load(f)) for f in preprocess(records, dc.cache_dir, tag)]
+
+
+def fit_handcrafted():
+    """The network-free style classifier, fitted on the FS2K training drawings and their mirror images."""
+    from apdraw.eval.style_check import HandcraftedStyleClassifier
+
+    images, labels = [], []
+    for k in (0, 1, 2):
+        for _, pair in pairs(k, "train", 0):
+            images += [pair.drawing, pair.drawing[:, ::-1]]
+            labels += [k, k]
+    clf = HandcraftedStyleClassifier()
+    return clf.fit(clf.features(images), np.array(labels))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             write_doc_block(REPO / "docs" / "QMUPD.md", "qmupd-eval", block, heading="Evidence")
         return 0
     clf = StyleClassifier.from_pretrained(default_weights("eval"))
+    handcrafted = fit_handcrafted()
     face_pipeline = FacePipeline()  # the default detector and masks of `apdraw draw`
     variants = dict(v.split("=", 1) for v in args.variant)
     methods = {"qmupd": ("qmupd", args.weights), **{n: ("qmupd", p) for n, p in variants.items()},
@@ -95,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         ref_desc = [swd_descriptors(r, key) for r, key in zip(refs, keys)]
         floor_swd = swd_from_descriptors([swd_descriptors(f, f"floor{i}") for i, f in enumerate(floor)], ref_desc)[0]
         ceiling = float((clf.predict_proba(refs).argmax(1) == k).mean())
-        results[k] = {"n": len(refs), "style_acc_ceiling": ceiling, "swd_floor": floor_swd}
+        ceiling_hc = float((handcrafted.predict(refs) == k).mean())
+        results[k] = {"n": len(refs), "style_acc_ceiling": ceiling, "style_acc_hc_ceiling": ceiling_hc, "swd_floor": floor_swd}
         for n, images in drawn.items():
             s = scorer(images)
             s["swd"] = swd_from_descriptors([swd_descriptors(im, key) for im, key in zip(images, keys)], ref_desc)[0]
             s["style_acc"] = float((clf.predict_proba(images).argmax(1) == k).mean())
+            s["style_acc_hc"] = float((handcrafted.predict(images) == k).mean())
             results[k][n] = s
             print(f"style {k} {n}: " + ", ".join(f"{m} {v:.3g}" for m, v in s.items()), flush=True)
     results["seconds"] = time.perf_counter() - t0
@@ -121,16 +140,18 @@ def table(results: dict, methods: list[str]) -> str:
     for k in sorted(k for k in results if isinstance(k, int)):
         r = results[k]
         lines += [
-            f"**Style {k}** ({r['n']} validation pairs; style-accuracy ceiling {r['style_acc_ceiling']:.0%}; "
+            f"**Style {k}** ({r['n']} validation pairs; style-accuracy ceiling {r['style_acc_ceiling']:.0%}, "
+            f"network-free {r.get('style_acc_hc_ceiling', float('nan')):.0%}; "
             f"floor: FID_mnv2 {r[methods[0]]['fid_mnv2_floor']:.1f}, KID_mnv2 {r[methods[0]]['kid_mnv2_floor']:.3f}, "
             f"SWD {r['swd_floor']:.0f})",
             "",
-            "| method | style acc. | Chamfer 0.75 | Chamfer 0.5 | SSIM | FID_mnv2 (× floor) | KID_mnv2 | SWD |",
-            "|---|---|---|---|---|---|---|---|",
+            "| method | style acc. | network-free style acc. | Chamfer 0.75 | Chamfer 0.5 | SSIM | FID_mnv2 (× floor) | KID_mnv2 | SWD |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for m in methods:
             s = r[m]
-            lines.append(f"| {m} | {s['style_acc']:.0%} | {s['chamfer']:.2f} | {s['chamfer_dark']:.2f} | {s['ssim']:.3f} "
+            hc = f"{s['style_acc_hc']:.0%}" if "style_acc_hc" in s else "–"
+            lines.append(f"| {m} | {s['style_acc']:.0%} | {hc} | {s['chamfer']:.2f} | {s['chamfer_dark']:.2f} | {s['ssim']:.3f} "
                          f"| {s['fid_mnv2']:.1f} ({s['fid_mnv2_ratio']:.2f}×) | {s['kid_mnv2']:.3f} | {s['swd']:.0f} |")  # fmt: skip
         lines.append("")
     return "\n".join(lines)

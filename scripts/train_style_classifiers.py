@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from apdraw.data.paired import AlignedPair, DataConfig, build_records, preprocess
+from apdraw.eval.style_check import HandcraftedStyleClassifier
 from apdraw.models.style_classifier import StyleClassifier, StyleClassifierConfig, _to_input, default_weights
 
 
@@ -71,6 +72,15 @@ def main() -> None:
         report[role] = {"features": kind, "val_accuracy": acc, "per_type": per, "confusion": confusion.tolist(), "seconds": secs}
         path = default_weights(role) if args.write else Path(args.out) / f"style_classifier_{role}.safetensors"
         clf.save(path, extra={"val_accuracy": f"{acc:.4f}", "train_items": str(len(train_y))})
+    # The network-free classifier (apdraw.eval.style_check) is fitted where it is used (scripts/eval_qmupd.py,
+    # from the same training drawings); its validation accuracy is reported here beside the two above.
+    t0 = time.perf_counter()
+    hc = HandcraftedStyleClassifier()
+    hc.fit(hc.features(train_x + [d[:, ::-1] for d in train_x]), np.concatenate([train_y, train_y]))
+    pred = hc.predict(val_x)
+    acc, per = float((pred == val_y).mean()), [float((pred[val_y == k] == k).mean()) for k in range(3)]
+    print(f"handcrafted (texture statistics, no network): val accuracy {acc:.3f}, per type {np.round(per, 3).tolist()}")
+    report["handcrafted"] = {"val_accuracy": acc, "per_type": per, "seconds": time.perf_counter() - t0}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))

@@ -268,6 +268,54 @@ def test_quality_metric_is_differentiable_saves_and_drives_the_loss(tmp_path, un
         run_training(T.Task(bad, _unpaired_dataset(ucfg, files)), bad.loop, bad)
 
 
+def test_style_teacher_is_frozen_differentiable_and_drives_the_loss(tmp_path, unpaired, imagenet_mobilenet_v2):
+    from apdraw.models.style_classifier import StyleClassifier, default_weights
+
+    teacher = StyleClassifier.from_pretrained(default_weights("train"))
+    x = (torch.rand(1, 1, 64, 64) * 2 - 1).requires_grad_(True)
+    teacher(x)[0, 0].backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0  # G_A gets a gradient through it
+    ucfg, files = unpaired
+    cfg = tiny_config(tmp_path / "t", 2, data=ucfg, style_teacher=1.0)
+    task = T.Task(cfg, _unpaired_dataset(ucfg, files))
+    run_training(task, cfg.loop, cfg)
+    import csv
+
+    row = list(csv.DictReader((tmp_path / "t" / "log.csv").open()))[-1]
+    assert np.isfinite(float(row["g_teacher"])) and float(row["g_teacher"]) > 0
+    assert not any(p.requires_grad for p in task.style_teacher.parameters())
+    assert all(m is not task.style_teacher for m in task.modules.values())  # not trained, not checkpointed
+    with pytest.raises(ValueError, match="style_teacher"):
+        tiny_config(tmp_path / "u", 2, data=ucfg, style_teacher=-1.0)
+
+
+def test_handcrafted_style_classifier_separates_textures_without_a_network():
+    from apdraw.eval.style_check import HandcraftedStyleClassifier, handcrafted_features
+
+    rng = np.random.default_rng(0)
+
+    def texture(k: int) -> np.ndarray:  # thin lines, thick lines, gray pencil noise
+        img = np.full((160, 160), 255, np.uint8)
+        if k < 2:
+            for _ in range(10):
+                p = rng.integers(0, 160, 4)
+                cv2.line(img, (int(p[0]), int(p[1])), (int(p[2]), int(p[3])), 0, 1 + 5 * k)
+            return img
+        return rng.integers(90, 200, (160, 160)).astype(np.uint8)
+
+    train = [(texture(k), k) for k in range(3) for _ in range(8)]
+    test = [(texture(k), k) for k in range(3) for _ in range(4)]
+    clf = HandcraftedStyleClassifier()
+    with pytest.raises(RuntimeError, match="fit"):
+        clf.predict([train[0][0]])
+    clf.fit(clf.features([t for t, _ in train]), np.array([k for _, k in train]))
+    assert (clf.predict([t for t, _ in test]) == np.array([k for _, k in test])).all()
+    f = handcrafted_features(train[0][0])
+    assert f.ndim == 1 and np.isfinite(f).all() and np.array_equal(f, handcrafted_features(train[0][0]))
+    with pytest.raises(ValueError, match="labels"):
+        clf.fit(np.zeros((4, 3)), np.zeros(3, int))
+
+
 def test_cyclegan_baseline_switches(tmp_path, unpaired):
     """cycle=pixel, no truncation, no style loss, no local Ds: a plain CycleGAN (no MobileNetV2 needed)."""
     ucfg, files = unpaired

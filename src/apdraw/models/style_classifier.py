@@ -89,20 +89,28 @@ class StyleClassifier(nn.Module):
         self.backbone.apply(fn)
         return super()._apply(fn, recurse)
 
-    @torch.no_grad()
-    def raw_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1|3, H, W) in [-1, 1] -> (B, F) unstandardised features (F = 1280 pooled, 304 stats)."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1|3, H, W) in [-1, 1] -> (B, F) unstandardised features (F = 1280 pooled, 304 stats).
+
+        Differentiable with respect to ``x`` (QMUPD's style-teacher loss backpropagates through it).
+        """
         check_shape(x, "drawing", (None, None, None, None))
         maps = self.backbone(x.float())
         if self.config.features == "pooled":
             return maps[5].float().mean((2, 3))
         return texture_statistics(maps)
 
+    @torch.no_grad()
+    def raw_features(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`features` without a graph (fitting and scoring)."""
+        return self.features(x)
+
     def logits_from_features(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head((feats - self.feature_mean) / self.feature_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits_from_features(self.raw_features(x))
+        """(B, 1|3, H, W) in [-1, 1] -> (B, K) logits; differentiable with respect to ``x``."""
+        return self.logits_from_features(self.features(x))
 
     @torch.no_grad()
     def predict_proba(self, drawings: Sequence[np.ndarray], batch_size: int = 16) -> np.ndarray:
@@ -122,20 +130,7 @@ class StyleClassifier(nn.Module):
             raise ValueError(f"expected (N, {self.feature_mean.numel()}) features and (N,) labels, got {tuple(feats.shape)}, {tuple(labels.shape)}")
         self.feature_mean.copy_(feats.mean(0))
         self.feature_std.copy_(feats.std(0).clamp_min(1e-6))
-        gen = torch.Generator().manual_seed(0)
-        nn.init.normal_(self.head.weight, std=0.01, generator=gen)
-        nn.init.zeros_(self.head.bias)
-        opt = torch.optim.LBFGS(self.head.parameters(), lr=1, max_iter=steps, line_search_fn="strong_wolfe")
-        z = (feats - self.feature_mean) / self.feature_std
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            loss = F.cross_entropy(self.head(z), labels) + weight_decay * self.head.weight.square().sum()
-            loss.backward()
-            return loss
-
-        with torch.enable_grad():
-            opt.step(closure)
+        fit_linear_head(self.head, (feats - self.feature_mean) / self.feature_std, labels, weight_decay, steps)
 
     def save(self, path: str | Path, extra: dict[str, str] | None = None) -> Path:
         from apdraw.persistence import save_model
@@ -148,6 +143,26 @@ class StyleClassifier(nn.Module):
 
         model, _ = load_model(path, FORMAT, StyleClassifierConfig, lambda cfg, meta: cls(cfg))
         return model
+
+
+def fit_linear_head(head: nn.Linear, z: torch.Tensor, labels: torch.Tensor, weight_decay: float = 1e-3, steps: int = 300) -> None:
+    """Multinomial logistic regression: fit ``head`` to standardised (N, F) features and (N,) labels.
+
+    Full-batch L-BFGS from a fixed initialisation, so the same data always give the same head.
+    """
+    gen = torch.Generator().manual_seed(0)
+    nn.init.normal_(head.weight, std=0.01, generator=gen)
+    nn.init.zeros_(head.bias)
+    opt = torch.optim.LBFGS(head.parameters(), lr=1, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.cross_entropy(head(z), labels) + weight_decay * head.weight.square().sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
 
 
 def _to_input(drawing: np.ndarray, resolution: int) -> torch.Tensor:

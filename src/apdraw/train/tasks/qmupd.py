@@ -91,6 +91,11 @@ class Config:
     # The quality-metric loss (TPAMI): loss.lambda_quality · mean(1 − M(fake_B, style)) with a frozen
     # M (apdraw.models.quality; its labels are computed, not human). "" = off; "default" = the shipped M.
     quality_metric: str = ""
+    # Ours, not in the paper: a style *teacher*, style_teacher · soft-label CE of the frozen training
+    # style classifier (apdraw.models.style_classifier, the one that makes the style vectors) on
+    # fake_B against the style it was drawn in. D_A's own class head learns from scratch and, at a
+    # CPU budget, never took hold (docs/QMUPD.md); the teacher is already 98 % accurate. 0 = off.
+    style_teacher: float = 0.0
     # The schedule's process reaches this at the last of loop.steps: the original stops at
     # epoch 200 of a 300-epoch schedule, process (200 - 1) / 300.
     schedule_end: float = 199 / 300
@@ -116,8 +121,8 @@ class Config:
             raise ValueError(f"data gives {self.data.num_styles} styles but generator.style_dim is {self.generator.style_dim}")
         if not 0.0 <= self.schedule_end <= 1.0 or not 0.0 <= self.decay_start <= 1.0:
             raise ValueError("schedule_end and decay_start must be in [0, 1]")
-        if self.lr <= 0 or min(self.projected_gan, self.pool_size, self.val_items, self.schedule_steps) < 0:
-            raise ValueError("lr must be > 0; projected_gan, pool_size, val_items and schedule_steps >= 0")
+        if self.lr <= 0 or min(self.projected_gan, self.pool_size, self.val_items, self.schedule_steps, self.style_teacher) < 0:
+            raise ValueError("lr must be > 0; projected_gan, pool_size, val_items, schedule_steps and style_teacher >= 0")
 
 
 class Task(TrainTask):
@@ -179,6 +184,14 @@ class Task(TrainTask):
                     self.quality = ctx.prepare(QualityMetric.from_pretrained(None if cfg.quality_metric == "default" else cfg.quality_metric))
                 except (FileNotFoundError, ValueError) as exc:
                     raise TrainingSetupError(f"quality_metric: {exc}") from None
+            self.style_teacher = None
+            if cfg.style_teacher > 0:
+                from apdraw.models.style_classifier import StyleClassifier, default_weights
+
+                teacher = StyleClassifier.from_pretrained(cfg.data.style_classifier if cfg.data.style_classifier not in ("", "onehot") else default_weights("train"))
+                if teacher.config.num_classes != cfg.generator.style_dim:
+                    raise TrainingSetupError(f"style_teacher: the classifier has {teacher.config.num_classes} styles, the generator {cfg.generator.style_dim}")
+                self.style_teacher = ctx.prepare(teacher.eval().requires_grad_(False))
 
     def _weights(self, step: int):
         total = self.config.schedule_steps or self.config.loop.steps
@@ -257,6 +270,10 @@ class Task(TrainTask):
                 g_p = sum(gan_loss(v, True, "hinge", for_discriminator=False) for v in logits.values()) / len(logits)
                 loss = loss + cfg.projected_gan * g_p
                 scalars["g_p"] = g_p.item()
+        if self.style_teacher is not None:
+            teach = style_classification_loss(self.style_teacher(fake_b), style_a)
+            loss = loss + cfg.style_teacher * teach
+            scalars["g_teacher"] = teach.item()
         if self.quality is not None:
             quality = self.quality(fake_b, style_a).mean()
             loss = loss + lc.lambda_quality * (1.0 - quality)
