@@ -44,6 +44,9 @@ ARMS = [
     Arm("orig_trunc", "truncation as the original (gradient blocked, trains G_B only)", ["loss.straight_through=false"]),
     Arm("no_local", "no local discriminators", ["local_discriminators=false"]),
     Arm("quality", "+ quality-metric loss (our M, computed labels; λ 0.5)", ["quality_metric=default"]),
+    Arm("projected", "+ projected D (λ 0.5) and DiffAugment translation, cutout (ours)", [
+        "projected_gan=0.5", "augment.policy=translation,cutout"]),
+    Arm("teacher", "+ style teacher (ours: the frozen training style classifier, λ 1)", ["style_teacher=1.0"]),
 ]  # fmt: skip
 
 
