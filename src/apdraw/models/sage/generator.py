@@ -1,0 +1,117 @@
+"""SAGE's generator: the parts of :mod:`apdraw.models.sage` put together (SPEC C.2 ``SketchGenerator``).
+
+z -> mapping -> (w_c, w_s); the FiLM-SIREN field is volume-rendered from a camera
+to a feature map (plus NeRF RGB and depth); in training a second view is
+rendered, warped into the first with its depth and mixed into its features; the
+semantic decoder turns the features into class logits and the image decoder into
+a photo, and the SPADE U-Net translates photo + (detached) logits into the drawing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from apdraw.models.layers import check_shape
+from apdraw.models.sage.config import SageConfig
+from apdraw.models.sage.decoders import ProgressiveDecoder, image_decoder, semantic_decoder
+from apdraw.models.sage.field import FiLMSiren
+from apdraw.models.sage.mapping import Latent, MappingNetwork
+from apdraw.models.sage.renderer import Cameras, Rendering, VolumeRenderer, sample_angles
+from apdraw.models.sage.stereo import StereoAuxiliary
+from apdraw.models.sage.translator import SpadeUNet
+
+
+@dataclass
+class SageOutput:
+    """One generator pass; S = the output size, R = the render resolution.
+
+    drawing (B, 1, S, S) in [-1, 1] (None without ``translate``); image (B, 3, S, S)
+    raw RGB of the image decoder; semantic (B, 19, S, S) class logits; nerf_rgb
+    (B, 3, R, R) in [-1, 1]; depth (B, 1, R, R); features (B, C, R, R) as decoded
+    (mixed with the auxiliary view when it was rendered); cameras (the primary
+    view: yaw, pitch (B,)); warped_rgb (B, 3, R, R) the auxiliary NeRF RGB warped
+    into the primary view, and aux_cameras, or None without the auxiliary view.
+    """
+
+    drawing: torch.Tensor | None
+    image: torch.Tensor
+    semantic: torch.Tensor
+    nerf_rgb: torch.Tensor
+    depth: torch.Tensor
+    features: torch.Tensor
+    cameras: Cameras
+    warped_rgb: torch.Tensor | None = None
+    aux_cameras: Cameras | None = None
+
+
+class SageGenerator(nn.Module):
+    """Mapping network, field, renderer, stereo auxiliary view, the two decoders and the translator."""
+
+    def __init__(self, cfg: SageConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.mapping = MappingNetwork(cfg.mapping)
+        self.field = FiLMSiren(cfg.field)
+        self.renderer = VolumeRenderer(cfg.renderer)
+        self.stereo = StereoAuxiliary(cfg.stereo)
+        self.semantic_decoder: ProgressiveDecoder = semantic_decoder(cfg.semantic)
+        self.image_decoder: ProgressiveDecoder = image_decoder(cfg.image)
+        self.translator = SpadeUNet(cfg.translator)
+
+    def render(self, latent: Latent, cameras: Cameras, nerf_noise: float = 0.0, generator: torch.Generator | None = None) -> Rendering:
+        """Volume-render the field of ``latent`` (batch B) from ``cameras`` (B): see :class:`VolumeRenderer`."""
+        return self.renderer(lambda p, d: self.field(p, d, latent), cameras, nerf_noise, generator)
+
+    def forward(
+        self,
+        z: torch.Tensor | Latent,
+        yaw: torch.Tensor | None = None,
+        pitch: torch.Tensor | None = None,
+        *,
+        output_size: int | None = None,
+        alpha: float = 1.0,
+        nerf_noise: float = 0.0,
+        stereo: bool | None = None,
+        translate: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> SageOutput:
+        """Generate a batch.
+
+        z: (B, z_dim) ~ N(0, I), or a :class:`Latent` (truncated, style-mixed).
+        yaw, pitch: (B,) radians (θ = φ = π/2 is frontal); None draws both from the
+        configured distribution. output_size: a decoder size (None: the largest).
+        alpha: fade-in of the newest decoder scale. nerf_noise: density noise std.
+        stereo: render the auxiliary view (None: in training mode while
+        ``cfg.stereo.enabled``). translate: run the translator (the original does
+        at its fine-tuning stage only). generator: for every random draw (cameras,
+        jitter, noise, mixup), so a seeded one makes a pass reproducible.
+        """
+        latent = z if isinstance(z, Latent) else self.mapping(z)
+        b = latent.batch
+        like = latent.code
+        if yaw is None or pitch is None:
+            sampled_yaw, sampled_pitch = sample_angles(self.cfg.renderer, b, like, generator)
+            yaw = sampled_yaw if yaw is None else yaw
+            pitch = sampled_pitch if pitch is None else pitch
+        check_shape(yaw, "yaw", (b,))
+        check_shape(pitch, "pitch", (b,))
+        cameras = Cameras.from_angles(yaw.to(like), pitch.to(like), self.cfg.renderer.radius)
+        view = self.render(latent, cameras, nerf_noise, generator)
+        features, warped_rgb, aux = view.features, None, None
+        if stereo is None:
+            stereo = self.training and self.cfg.stereo.enabled
+        if stereo:
+            aux = self.renderer.cameras(b, like, generator)
+            aux_view = self.render(latent, aux, nerf_noise, generator)
+            focal = self.cfg.renderer.focal
+            warped = self.stereo.warp(torch.cat([aux_view.features, aux_view.rgb], 1), view.depth, cameras, aux, focal)
+            c = features.shape[1]
+            features = self.stereo.mix(features, warped[:, :c], generator)
+            warped_rgb = warped[:, c:]
+        semantic = self.semantic_decoder(features, latent.code, output_size, alpha)
+        image = self.image_decoder(features, latent.code, output_size, alpha)
+        drawing = self.translator(image, semantic.detach()) if translate else None
+        return SageOutput(drawing, image, semantic, view.rgb, view.depth, features, cameras, warped_rgb, aux)
