@@ -446,3 +446,28 @@ def test_film_generator_starts_as_the_paper_one_and_loads_a_paper_init(tmp_path,
     task = T.Task(cfg, PhotoDrawingPairs(files))
     run_training(task, cfg.loop, cfg)
     assert "film.0.weight" in task.modules["G_A"].state_dict()
+    # film_lr_mult (ours): the FiLM layers, and only they, train at lr x mult.
+    cfg = dataclasses.replace(cfg, film_lr_mult=20.0, loop=dataclasses.replace(cfg.loop, out_dir=str(tmp_path / "m")))
+    task = T.Task(cfg, PhotoDrawingPairs(files))
+    run_training(task, cfg.loop, cfg)
+    groups = task.optimizers["G"].param_groups
+    film_ids = {id(p) for p in task.modules["G_A"].film.parameters()}
+    assert [g["initial_lr"] for g in groups] == [cfg.lr, 20 * cfg.lr]
+    assert {id(p) for p in groups[1]["params"]} == film_ids and not film_ids & {id(p) for p in groups[0]["params"]}
+    with pytest.raises(ValueError, match="film_lr_mult"):
+        dataclasses.replace(cfg, film_lr_mult=0.0)
+
+
+def test_a_constant_style_map_is_erased_by_the_instance_norm_after_the_fuse_conv():
+    """Why the paper's G_A barely reacts to its style (docs/QMUPD.md): conv of a constant map is constant
+    away from the zero-padded border, and the instance norm right after removes constants per channel."""
+    from apdraw.models.qmupd import StyleGenerator
+
+    torch.manual_seed(0)
+    g = StyleGenerator(TINY_G).eval()
+    h = torch.randn(1, TINY_G.channels[-1], 64, 64)
+    maps = [torch.eye(3)[k][None, :, None, None].expand(1, 3, 64, 64) for k in range(3)]
+    fused = [g.fuse(torch.cat([h, m], 1)) for m in maps]
+    diff = (fused[0] - fused[2]).abs().mean(1)[0]
+    interior, border = diff[1:-1, 1:-1].mean(), torch.cat([diff[0], diff[-1], diff[:, 0], diff[:, -1]]).mean()
+    assert interior < border / 20  # ~1 / 64 of the border effect leaks in through the norm statistics

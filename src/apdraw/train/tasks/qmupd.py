@@ -96,6 +96,9 @@ class Config:
     # fake_B against the style it was drawn in. D_A's own class head learns from scratch and, at a
     # CPU budget, never took hold (docs/QMUPD.md); the teacher is already 98 % accurate. 0 = off.
     style_teacher: float = 0.0
+    # Ours: the learning rate of G_A's FiLM layers (generator.style_film) is lr x this. They start at
+    # zero, so a small lr keeps the style's effect near zero for a whole CPU run (docs/QMUPD.md).
+    film_lr_mult: float = 1.0
     # The schedule's process reaches this at the last of loop.steps: the original stops at
     # epoch 200 of a 300-epoch schedule, process (200 - 1) / 300.
     schedule_end: float = 199 / 300
@@ -121,6 +124,8 @@ class Config:
             raise ValueError(f"data gives {self.data.num_styles} styles but generator.style_dim is {self.generator.style_dim}")
         if not 0.0 <= self.schedule_end <= 1.0 or not 0.0 <= self.decay_start <= 1.0:
             raise ValueError("schedule_end and decay_start must be in [0, 1]")
+        if self.film_lr_mult <= 0:
+            raise ValueError("film_lr_mult must be > 0")
         if self.lr <= 0 or min(self.projected_gan, self.pool_size, self.val_items, self.schedule_steps, self.style_teacher) < 0:
             raise ValueError("lr must be > 0; projected_gan, pool_size, val_items, schedule_steps and style_teacher >= 0")
 
@@ -166,8 +171,11 @@ class Task(TrainTask):
         for opt_name, names in groups.items():
             if not names:
                 continue
-            params = [p for n in names for p in self.modules[n].parameters() if p.requires_grad]
-            opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+            params = [(f"{n}.{k}", p) for n in names for k, p in self.modules[n].named_parameters() if p.requires_grad]
+            film = [p for k, p in params if k.startswith("G_A.film.")]
+            rest = [p for k, p in params if not k.startswith("G_A.film.")]
+            param_groups = [{"params": rest}] + ([{"params": film, "lr": cfg.lr * cfg.film_lr_mult}] if film else [])
+            opt = torch.optim.Adam(param_groups, lr=cfg.lr, betas=cfg.betas)
             self.optimizers[opt_name] = opt
             total, start = cfg.loop.steps, cfg.decay_start
             self.schedulers[opt_name] = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, start))
