@@ -40,7 +40,11 @@ Poses are estimated once per file name and cached in ``cache_dir/poses-v{POSE_VE
 (raw angles, before the offset; a face MediaPipe does not find is cached as ``null``).
 Photos without a face are dropped and counted (:attr:`SageDataset.dropped`).
 
-Drawings for the fine-tuning stage (SPEC C.1 "Fine-tuning data") are not part of this set yet.
+Drawings for the fine-tuning stage (SPEC C.1 "Fine-tuning data"; ours: synthetic ones made by this
+project's 2D styles, ``scripts/sage_drawings.py``): with ``drawings_dir`` set, each item also has a
+``drawing`` (1, S, S) float32 in [-1, 1] read from ``drawings_dir/NAME.png``, a grayscale drawing
+already in the cropped photo frame (the centre ``crop_fraction`` of the photo, any side; resized to
+S here, flipped with the photo). Photos without a drawing file are left out (:attr:`SageDataset.without_drawing`).
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ from apdraw.data import shared_data_dir
 from apdraw.data.celebamask import FLIP_LABELS, canonical_sides, list_ids, read_label_map
 from apdraw.data.sampling import SampleKey, key_index, sample_rng
 from apdraw.data.split import select
-from apdraw.io import atomic_write, load_image
+from apdraw.io import atomic_write, load_image, to_gray
 
 NUM_CLASSES = 19
 POSE_VERSION = 1  # bump when the estimator changes: the cache file name carries it
@@ -250,6 +254,7 @@ class SageDataConfig:
     split: Literal["all", "train", "val"] = "all"  # by apdraw.data.split's name rule
     val_fraction: float = 0.1
     max_items: int = 0  # the first N names (sorted) before dropping faceless photos; 0 = all
+    drawings_dir: str = ""  # ours: NAME.png drawings in the cropped photo frame -> items get a "drawing"; "" = none
 
     def __post_init__(self) -> None:
         if not 0.0 < self.crop_fraction <= 1.0:
@@ -311,6 +316,7 @@ class SageDataset(Dataset):
         self.cfg, self.names, self.resolution = cfg, list(names), int(resolution)
         self.yaw, self.pitch = poses[:, 0].copy(), poses[:, 1].copy()
         self.dropped = list(dropped or [])
+        self.without_drawing: list[str] = []  # names left out for want of a drawing (build_sage_dataset)
         self.root = Path(cfg.root)
 
     def __len__(self) -> int:
@@ -343,19 +349,31 @@ class SageDataset(Dataset):
         photo = centre_crop_resize(image, s, frac)
         lab = centre_crop_resize(labels, s, frac, nearest=True)
         yaw, pitch, code = self.yaw[i], self.pitch[i], i
-        if self.cfg.flip and sample_rng(key).random() < 0.5:
+        drawing = None
+        if self.cfg.drawings_dir:
+            drawing = to_gray(load_image(Path(self.cfg.drawings_dir) / f"{self.names[i]}.png"))
+            if drawing.shape != (s, s):
+                interp = cv2.INTER_AREA if s < drawing.shape[0] else cv2.INTER_CUBIC
+                drawing = cv2.resize(drawing, (s, s), interpolation=interp)
+        flipped = self.cfg.flip and sample_rng(key).random() < 0.5
+        if flipped and drawing is not None:
+            drawing = np.ascontiguousarray(drawing[:, ::-1])
+        if flipped:
             photo = np.ascontiguousarray(photo[:, ::-1])
             lab = np.ascontiguousarray(lab[:, ::-1])
             if self.cfg.swap_flipped_sides:
                 lab = FLIP_LABELS[lab]
             yaw, code = math.pi - yaw, i + len(self)
-        return {
+        item = {
             "photo": torch.from_numpy(photo).permute(2, 0, 1).float() / 127.5 - 1.0,
             "labels": torch.from_numpy(lab.astype(np.int64)),
             "yaw": torch.tensor(yaw, dtype=torch.float32),
             "pitch": torch.tensor(pitch, dtype=torch.float32),
             "index": torch.tensor(code, dtype=torch.int64),
         }
+        if drawing is not None:
+            item["drawing"] = torch.from_numpy(drawing).float()[None] / 127.5 - 1.0
+        return item
 
 
 def sage_names(cfg: SageDataConfig) -> list[str]:
@@ -374,5 +392,14 @@ def build_sage_dataset(cfg: SageDataConfig, resolution: int, progress: bool = Tr
     raw = estimate_poses(Path(cfg.root) / "images", names, cfg.cache_dir, progress)
     kept = [n for n in names if raw[n] is not None]
     dropped = [n for n in names if raw[n] is None]
+    without: list[str] = []
+    if cfg.drawings_dir:
+        folder = Path(cfg.drawings_dir)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"drawings_dir {folder} is not a folder")
+        without = [n for n in kept if not (folder / f"{n}.png").is_file()]
+        kept = [n for n in kept if n not in set(without)]
     poses = np.array([(raw[n][0], raw[n][1] + cfg.pitch_offset) for n in kept], np.float64).reshape(-1, 2)
-    return SageDataset(cfg, kept, poses, resolution, dropped)
+    ds = SageDataset(cfg, kept, poses, resolution, dropped)
+    ds.without_drawing = without
+    return ds

@@ -19,3 +19,4 @@ TASKS.register(Entry("apdrawinggan", "APDrawingGAN generator and discriminators 
 TASKS.register(Entry("linedetector", "the line detectors of APDrawingGAN's distance-transform loss", "apdraw.train.tasks.linedetector"))
 TASKS.register(Entry("qmupd", "QMUPD: unpaired multi-style drawing (NPR warm start, then the asymmetric cycle)", "apdraw.train.tasks.qmupd"))
 TASKS.register(Entry("parser", "the 19-class face parser (mask backend 'parser')", "apdraw.train.tasks.parser"))
+TASKS.register(Entry("sage", "SAGE: 3D-aware multi-view drawings (reconstruction warm start, mapping fit, Stage I, Stage II)", "apdraw.train.tasks.sage"))
