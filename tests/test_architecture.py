@@ -12,7 +12,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "apdraw"
 
 BASE = {"apdraw", "io", "config", "registry", "parts", "runtime", "persistence"}
-EVERYTHING = BASE | {"models", "losses", "npr", "vector", "face", "data", "eval", "styles", "pipeline", "train", "batch", "video", "web", "commands", "cli"}
+EVERYTHING = BASE | {"models", "losses", "npr", "vector", "face", "data", "eval", "styles", "pipeline", "train", "batch", "video", "web", "multiview", "commands", "cli"}
 # part -> the parts it may import (besides itself)
 ALLOWED = {
     "apdraw": set(),
@@ -39,6 +39,8 @@ ALLOWED = {
     "train": BASE | {"data", "models", "losses", "eval", "face", "npr"},
     "batch": BASE,
     "video": BASE | {"face", "styles"},
+    # random SAGE identities from any viewpoint (`apdraw generate`)
+    "multiview": BASE | {"models"},
     # `apdraw serve`: a queue and HTTP around the pipeline
     "web": BASE | {"pipeline", "styles", "face", "batch", "vector"},
     # the command line may use everything

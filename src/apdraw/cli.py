@@ -24,6 +24,7 @@ for _name, _help in (
     ("styles", "list the drawing styles"),
     ("align", "align faces and write landmarks and masks"),
     ("parse", "segment faces into 19 classes"),
+    ("generate", "random SAGE identities drawn from any viewpoint"),
     ("eval", "score drawings against reference drawings"),
     ("train", "train a model"),
     ("export", "turn a training checkpoint into shipped weights"),

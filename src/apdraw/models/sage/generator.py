@@ -10,6 +10,7 @@ a photo, and the SPADE U-Net translates photo + (detached) logits into the drawi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -22,6 +23,10 @@ from apdraw.models.sage.mapping import Latent, MappingNetwork
 from apdraw.models.sage.renderer import Cameras, Rendering, VolumeRenderer, sample_angles
 from apdraw.models.sage.stereo import StereoAuxiliary
 from apdraw.models.sage.translator import SpadeUNet
+
+FORMAT = "apdraw.sage/1"
+# The shipped generator (compact config); none is shipped yet: load_generator(None) says how to make one.
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "sage_compact.safetensors"
 
 
 @dataclass
@@ -115,3 +120,38 @@ class SageGenerator(nn.Module):
         image = self.image_decoder(features, latent.code, output_size, alpha)
         drawing = self.translator(image, semantic.detach()) if translate else None
         return SageOutput(drawing, image, semantic, view.rgb, view.depth, features, cameras, warped_rgb, aux)
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+def save_generator(path: str | Path, g: SageGenerator, half: bool = True, extra: dict[str, str] | None = None) -> Path:
+    """Write the whole generator (mapping, field, decoders, G_p) as safetensors for :func:`load_generator`."""
+    from apdraw.persistence import save_model
+
+    return save_model(path, g, FORMAT, g.cfg, half=half, extra=extra)
+
+
+def load_generator(path: str | Path | None = None) -> SageGenerator:
+    """A generator written by :func:`save_generator` (``apdraw export sage``): fp32, eval mode.
+
+    ``path`` None: the shipped weights, :data:`DEFAULT_WEIGHTS`.
+
+    Raises:
+        FileNotFoundError: no such file (for None: no weights are shipped yet; the message
+            says how to train and export some). apdraw.persistence.WeightsError: not a
+            SAGE generator file, or its tensors do not fit its config.
+    """
+    from apdraw.persistence import load_model
+
+    if path is None:
+        if not DEFAULT_WEIGHTS.is_file():
+            raise FileNotFoundError(
+                f"no trained SAGE weights are shipped yet ({DEFAULT_WEIGHTS} does not exist): train a generator "
+                "with `apdraw train sage -c src/apdraw/configs/sage_reconstruct.yaml` and the stages after it "
+                "(docs/SAGE.md); the last one writes runs/sage_translate/export/sage.safetensors (or run "
+                "`apdraw export sage CHECKPOINT OUT.safetensors`); then pass that file (--weights)"
+            )
+        path = DEFAULT_WEIGHTS
+    g, _ = load_model(path, FORMAT, SageConfig, lambda c, meta: SageGenerator(c))
+    return g

@@ -88,12 +88,20 @@ from apdraw.losses.sage import (
     semantic_cross_entropy,
 )
 from apdraw.models.projected import ProjectedConfig, ProjectedDiscriminator
-from apdraw.models.sage import Cameras, Latent, SageConfig, SageGenerator, build_discriminators, compact_config
+from apdraw.models.sage import (
+    Cameras,
+    Latent,
+    SageConfig,
+    SageGenerator,
+    build_discriminators,
+    compact_config,
+    load_generator,
+    save_generator,
+)
 from apdraw.models.sage.renderer import sample_angles
-from apdraw.persistence import checkpoint_module, load_model, read_checkpoint, save_model
+from apdraw.persistence import checkpoint_module, read_checkpoint
 from apdraw.train.loop import Context, LoopConfig, TrainingSetupError, TrainTask, lazy_regularization
 
-FORMAT = "apdraw.sage/1"
 HALF_PI = math.pi / 2
 
 
@@ -681,12 +689,6 @@ class Task(TrainTask):
 # --------------------------------------------------------------------------- checkpoints -> inference
 
 
-def load_generator(path: str | Path) -> SageGenerator:
-    """A generator written by :func:`export` (fp32, eval mode)."""
-    g, _ = load_model(path, FORMAT, SageConfig, lambda c, meta: SageGenerator(c))
-    return g
-
-
 def generator_from_checkpoint(path: str | Path, prefer_ema: bool = True) -> SageGenerator:
     """The generator of a training checkpoint (its EMA copy when kept), eval mode."""
     from apdraw.config import from_dict
@@ -701,7 +703,8 @@ def generator_from_checkpoint(path: str | Path, prefer_ema: bool = True) -> Sage
 
 
 def export(checkpoint: str | Path, out: str | Path, half: bool = True) -> Path:
-    """Write a checkpoint's whole generator (mapping, field, decoders, G_p; EMA when kept) for :func:`load_generator`."""
+    """Write a checkpoint's whole generator (mapping, field, decoders, G_p; EMA when kept) for
+    :func:`apdraw.models.sage.load_generator` (:mod:`apdraw.multiview`, ``apdraw generate``)."""
     g = generator_from_checkpoint(checkpoint)
     extra = {"train_step": str(g.step), "stage": g.stage, "source": Path(checkpoint).name}  # type: ignore[attr-defined]
-    return save_model(out, g, FORMAT, g.cfg, half=half, extra=extra)
+    return save_generator(out, g, half=half, extra=extra)
