@@ -39,8 +39,10 @@ ALLOWED = {
     "train": BASE | {"data", "models", "losses", "eval", "face", "npr"},
     "batch": BASE,
     "video": BASE | {"face", "styles"},
-    # random SAGE identities from any viewpoint (`apdraw generate`)
-    "multiview": BASE | {"models"},
+    # SAGE identities from any viewpoint (`apdraw generate`), and a user's photo fitted and turned (`apdraw views`):
+    # the face pipeline finds and frames the face and estimates its pose, the data module defines the training
+    # frame (its centre crop) and the pose calibration, the losses score the fit
+    "multiview": BASE | {"models", "losses", "face", "data"},
     # `apdraw serve`: a queue and HTTP around the pipeline
     "web": BASE | {"pipeline", "styles", "face", "batch", "vector"},
     # the command line may use everything

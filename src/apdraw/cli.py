@@ -25,6 +25,7 @@ for _name, _help in (
     ("align", "align faces and write landmarks and masks"),
     ("parse", "segment faces into 19 classes"),
     ("generate", "random SAGE identities drawn from any viewpoint"),
+    ("views", "your own face drawn from several angles (SAGE)"),
     ("eval", "score drawings against reference drawings"),
     ("train", "train a model"),
     ("export", "turn a training checkpoint into shipped weights"),

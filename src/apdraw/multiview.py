@@ -1,4 +1,4 @@
-"""Random identities from any viewpoint: SAGE's generator as an API (``apdraw generate`` runs it).
+"""Identities from any viewpoint: SAGE's generator as an API (``apdraw generate`` and ``apdraw views`` run it).
 
 Usage::
 
@@ -7,6 +7,24 @@ Usage::
     color = view.semantic_color()              # view.semantic (H, W) uint8 class ids 0..18
     views = mv.sweep(3, [-30, -15, 0, 15, 30])  # the same identity turning
     mid = mv.interpolate(3, 7, 0.5, yaw_deg=0)  # half-way between identities 3 and 7
+
+    fit = mv.invert(load_image("me.jpg"), steps=200)   # your own face: a code w fitted to the photo
+    side = mv.render_code(fit.code, yaw_deg=30)         # ... drawn from another angle
+
+**Inversion** (:meth:`MultiViewGenerator.invert`, ours, beyond the paper): the face
+pipeline finds the largest face and its 5 landmarks; a similarity maps them onto
+:data:`FRAME_LANDMARKS`, the mean landmarks of SAGE's training crop (the CelebAMask-HQ
+frame, centre 8/9, :mod:`apdraw.data.sage`), so the photo lands in the frame the generator
+was trained in. The head pose comes from :class:`apdraw.face.head_pose.HeadPoseEstimator`
+on the full 512² CelebAMask-HQ-framed image, calibrated with the data's
+:data:`~apdraw.data.sage.PITCH_OFFSET` exactly as the training photos' poses; the parser
+(:class:`apdraw.models.parser.FaceParser`) labels the same frame in 19 classes. Then,
+with every network frozen and the camera at that pose, Adam fits the mapping code w
+(w_s space, started from the mean latent; the FiLM parameters are the mapping head of w,
+:meth:`~apdraw.models.sage.MappingNetwork.from_code`) to the crop: the photometric loss
+(λ·L1 + (1 − λ)·SSIM, :func:`apdraw.losses.sage.photometric_loss`) on the decoded photo
+plus the semantic cross-entropy on the decoded label map, as the reconstruction stage of
+``apdraw train sage`` fits held-out photos.
 
 **Angles** are degrees relative to the frontal view: ``yaw_deg = pitch_deg = 0`` is
 the renderer's θ = φ = π/2 (:mod:`apdraw.models.sage.renderer`), and
@@ -37,11 +55,15 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
+import cv2
 import numpy as np
 import torch
 
+from apdraw.data.sage import PITCH_OFFSET, SageDataConfig, centre_crop_box, centre_crop_resize
+from apdraw.face.align import fit_similarity, transform_points
+from apdraw.losses.sage import SageLossConfig, photometric_loss, semantic_cross_entropy
 from apdraw.models.parser import colorize
 from apdraw.models.sage import Latent, SageGenerator, load_generator
 from apdraw.runtime import torch_threads
@@ -51,6 +73,28 @@ MAX_PITCH = 90.0  # exclusive: the camera's orientation is undefined at the pole
 MEAN_LATENT_SAMPLES = 10_000
 MEAN_LATENT_SEED = 0
 MAX_SEED = 2**63 - 1
+
+# SAGE's frame: the training photos are CelebAMask-HQ's 512² frames cropped to their centre
+# CROP_FRACTION (= 8/9, apdraw.data.sage.centre_crop_resize) and resized to the generator's size.
+CROP_FRACTION = SageDataConfig.crop_fraction
+FULL_FRAME = 512  # side of the CelebAMask-HQ frame the pose and the parse are computed in (as the data's)
+# The mean 5-point landmarks of that crop, (x, y) as fractions of its side in continuous coordinates
+# ((pixel + 0.5) / side), in the face pipeline's order: image-left eye, image-right eye, nose tip,
+# image-left and image-right mouth corners. Measured once by scripts/sage_frame_landmarks.py: each of
+# the 900 CelebAMask-HQ-mini photos cropped with centre_crop_resize(photo, 512, 8/9), the largest face's
+# landmarks from FacePipeline(detector="mtcnn") (found in all 900), averaged. Spread over the photos
+# (std, fractions): eyes 0.013-0.016 in x and 0.010-0.012 in y, nose 0.038 / 0.028, mouth corners
+# 0.022 / 0.026 (the poses vary).
+FRAME_LANDMARKS = np.array(
+    [
+        (0.3627, 0.4717),  # image-left eye
+        (0.6396, 0.4720),  # image-right eye
+        (0.4990, 0.6423),  # nose tip
+        (0.3766, 0.7626),  # image-left mouth corner
+        (0.6239, 0.7622),  # image-right mouth corner
+    ]
+)
+FIT_SEED = 0  # the renderer's sample jitter while fitting and when rendering a code
 
 
 @dataclass(frozen=True)
@@ -85,6 +129,76 @@ def camera_angles(yaw_deg: float, pitch_deg: float = 0.0) -> tuple[float, float]
     return math.pi / 2 + math.radians(yaw), math.pi / 2 + math.radians(pitch)
 
 
+class NoFaceError(ValueError):
+    """:meth:`MultiViewGenerator.invert` found no face in the photo."""
+
+
+@dataclass(frozen=True)
+class Inversion:
+    """A photo fitted by :meth:`MultiViewGenerator.invert`. S = the generator's output side.
+
+    code: (1, hidden) float32 (CPU) the fitted mapping code w (w_s space; :meth:`MultiViewGenerator.render_code`
+    draws it from any view). yaw_deg, pitch_deg: the photo's head pose, degrees from frontal (the module
+    doc's convention), the camera of the fit; pose_source: "estimated" (the face mesh), "given" (the
+    caller's angles) or "frontal" (neither: the face mesh found no face, so 0, 0). crop: (S, S, 3) uint8 RGB,
+    the photo in SAGE's frame (the fit's target); labels: (S, S) uint8 its parse, class ids 0..18;
+    landmarks: (5, 2) the detected landmarks in crop pixels (0-based); matrix: (2, 3) photo pixels -> crop
+    pixels (a similarity). losses: (steps + 1,) the fit's loss before each Adam step, then of the
+    fitted code; photometric, semantic_ce: the fitted code's two terms (its loss is photometric +
+    semantic_weight · semantic_ce), both scored on the view :meth:`MultiViewGenerator.render_code`
+    renders at the fit's pose.
+    """
+
+    code: torch.Tensor
+    yaw_deg: float
+    pitch_deg: float
+    pose_source: str
+    crop: np.ndarray
+    labels: np.ndarray
+    landmarks: np.ndarray
+    matrix: np.ndarray
+    losses: np.ndarray
+    photometric: float
+    semantic_ce: float
+
+
+def frame_landmarks(size: int) -> np.ndarray:
+    """(5, 2) 0-based pixel positions of :data:`FRAME_LANDMARKS` in SAGE's crop of side ``size``."""
+    return FRAME_LANDMARKS * size - 0.5
+
+
+def full_frame_landmarks(side: int = FULL_FRAME) -> np.ndarray:
+    """(5, 2) 0-based pixel positions of :data:`FRAME_LANDMARKS` in the whole CelebAMask-HQ frame of ``side``
+    (the crop is its centre :data:`CROP_FRACTION`, :func:`apdraw.data.sage.centre_crop_box`)."""
+    y0, x0, c = centre_crop_box(side, side, CROP_FRACTION)
+    return np.array([x0, y0], np.float64) + FRAME_LANDMARKS * c - 0.5
+
+
+def warp_to_frame(photo: np.ndarray, landmarks5: np.ndarray, side: int = FULL_FRAME) -> tuple[np.ndarray, np.ndarray]:
+    """A photo in the whole CelebAMask-HQ frame: (side, side, 3) uint8 and the (2, 3) photo -> frame matrix.
+
+    The similarity that maps the face's 5 landmarks (photo pixels, the face pipeline's order) closest
+    to :func:`full_frame_landmarks` (least squares); a photo shrunk by more than 2 is area-averaged
+    first (no aliasing); outside the photo the frame is mirrored (CelebA-HQ pads its frames by reflection).
+    """
+    m = fit_similarity(landmarks5, full_frame_landmarks(side))
+    scale = math.sqrt(abs(np.linalg.det(m[:, :2])))
+    src = photo
+    if scale < 0.5:  # shrink by area to about 2x the frame's scale, then warp the rest
+        k = 2 * scale
+        h, w = photo.shape[:2]
+        size = (max(1, round(w * k)), max(1, round(h * k)))
+        src = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
+        kx, ky = size[0] / w, size[1] / h
+        # shrunk pixel -> photo pixel, pixel-centre exact: p = (p' + 0.5) / k − 0.5
+        back = np.array([[1 / kx, 0.0, 0.5 / kx - 0.5], [0.0, 1 / ky, 0.5 / ky - 0.5]])
+        m_src = np.concatenate([m[:, :2] @ back[:, :2], (m[:, :2] @ back[:, 2] + m[:, 2])[:, None]], 1)
+    else:
+        m_src = m
+    frame = cv2.warpAffine(np.ascontiguousarray(src), m_src, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return frame, m
+
+
 def _check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
         raise ValueError(f"a seed is an integer in 0..2**63-1, got {seed!r}")
@@ -112,6 +226,12 @@ class MultiViewGenerator:
         self.z_dim = generator.cfg.mapping.z_dim
         with torch.no_grad(), torch_threads(num_threads, self.device):
             self.mean_latent = generator.mapping.mean_latent(MEAN_LATENT_SAMPLES, torch.Generator().manual_seed(MEAN_LATENT_SEED))
+        # invert()'s tools, built on its first call (assign your own before it to replace them):
+        # a face pipeline (anything with ``detect(image) -> detections``, largest first), the parser
+        # (``parse(image) -> labels``) and the head-pose estimator (``estimate(image) -> (θ, φ) | None``).
+        self.faces = None
+        self.parser = None
+        self.pose_estimator = None
 
     @classmethod
     def from_pretrained(
@@ -173,6 +293,151 @@ class MultiViewGenerator:
         a, b = self.latent(seed_a, truncation), self.latent(seed_b, truncation)
         mixed = Latent(*(torch.lerp(x, y, t) for x, y in ((a.frequencies, b.frequencies), (a.phases, b.phases), (a.code, b.code))))
         return self.render_latent(mixed, yaw_deg, pitch_deg, _view_seed(int(seed_a), yaw_deg, pitch_deg))
+
+    # ------------------------------------------------------------------ your own photo
+
+    def _tools(self, need_pose: bool) -> None:
+        if self.faces is None:
+            from apdraw.face import FacePipeline
+
+            self.faces = FacePipeline(detector="mtcnn", mask_backend=None, device=str(self.device))
+        if self.parser is None:
+            from apdraw.models.parser import FaceParser
+
+            self.parser = FaceParser.from_pretrained(device=self.device, num_threads=self.num_threads)
+        if need_pose and self.pose_estimator is None:
+            from apdraw.face.head_pose import HeadPoseEstimator
+
+            self.pose_estimator = HeadPoseEstimator()
+
+    def invert(
+        self,
+        photo_rgb: np.ndarray,
+        steps: int = 200,
+        *,
+        lr: float = 0.01,
+        semantic_weight: float | None = None,
+        l1_weight: float | None = None,
+        yaw_deg: float | None = None,
+        pitch_deg: float | None = None,
+        seed: int = FIT_SEED,
+        callback: Callable[[int, float], None] | None = None,
+    ) -> Inversion:
+        """Fit a code w to the face of a photo (the module doc's "Inversion"); draw it with :meth:`render_code`.
+
+        Args:
+            photo_rgb: (H, W, 3) uint8 RGB (or what :func:`apdraw.io.as_rgb` takes); its largest face is fitted.
+            steps: Adam steps (>= 0; 0 keeps the mean latent).
+            lr: Adam's learning rate on w.
+            semantic_weight: weight of the semantic cross-entropy (None: the training default,
+                ``SageLossConfig.semantic_ce_lambda``).
+            l1_weight: λ of the photometric loss (None: ``SageLossConfig.recon_l1_weight``, 0.25).
+            yaw_deg, pitch_deg: the head pose in degrees from frontal, when known; None estimates it
+                (:class:`apdraw.face.head_pose.HeadPoseEstimator`, MediaPipe; frontal where it finds no face).
+            seed: seeds the renderer's sample jitter while fitting.
+            callback: called after every step with (step, loss) (a progress bar).
+
+        Raises:
+            NoFaceError: no face in the photo. ValueError: bad arguments.
+        """
+        from apdraw.io import as_rgb
+
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+        if not (math.isfinite(float(lr)) and lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+        defaults = SageLossConfig()
+        semantic_weight = defaults.semantic_ce_lambda if semantic_weight is None else float(semantic_weight)
+        l1_weight = defaults.recon_l1_weight if l1_weight is None else float(l1_weight)
+        if not (math.isfinite(semantic_weight) and semantic_weight >= 0) or not 0 <= l1_weight <= 1:
+            raise ValueError(f"need semantic_weight >= 0 and l1_weight in [0, 1], got {semantic_weight}, {l1_weight}")
+        if (yaw_deg is None) != (pitch_deg is None):
+            raise ValueError("give both yaw_deg and pitch_deg, or neither (to estimate them)")
+        if yaw_deg is not None:
+            camera_angles(yaw_deg, pitch_deg)
+        image = as_rgb(photo_rgb)
+        self._tools(need_pose=yaw_deg is None)
+
+        # (a) the face, (b) in SAGE's frame
+        found = self.faces.detect(image)
+        if not found:
+            raise NoFaceError("no face found")
+        landmarks5 = np.asarray(found[0].landmarks5, np.float64)
+        frame, m_full = warp_to_frame(image, landmarks5)
+        size = self.size
+        crop = centre_crop_resize(frame, size, CROP_FRACTION)
+        y0, x0, c = centre_crop_box(FULL_FRAME, FULL_FRAME, CROP_FRACTION)
+        k = size / c  # frame pixel -> crop pixel: (p + 0.5 − offset)·k − 0.5
+        matrix = np.concatenate([m_full[:, :2] * k, ((m_full[:, 2] + 0.5 - (x0, y0)) * k - 0.5)[:, None]], 1)
+
+        # (c) the pose, as the training photos' (the whole frame, calibrated pitch)
+        source = "given"
+        if yaw_deg is None:
+            raw = self.pose_estimator.estimate(frame)
+            if raw is None:
+                yaw_deg, pitch_deg, source = 0.0, 0.0, "frontal"
+            else:
+                limit = MAX_PITCH - 1.0
+                yaw_deg = float(np.clip(math.degrees(raw[0] - math.pi / 2), -MAX_YAW, MAX_YAW))
+                pitch_deg = float(np.clip(math.degrees(raw[1] + PITCH_OFFSET - math.pi / 2), -limit, limit))
+                source = "estimated"
+        yaw_deg, pitch_deg = float(yaw_deg), float(pitch_deg)
+
+        # (d) 19 classes, parsed on the whole frame and cropped as the data's label maps
+        labels = centre_crop_resize(self.parser.parse(frame), size, CROP_FRACTION, nearest=True)
+
+        # (e) w: Adam from the mean latent, the networks frozen, the camera at the pose
+        g = self.generator
+        theta, phi = camera_angles(yaw_deg, pitch_deg)
+        angle = lambda a: torch.full((1,), a, device=self.device)  # noqa: E731
+        target = (torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 127.5 - 1.0).to(self.device)
+        target_labels = torch.from_numpy(labels.astype(np.int64))[None].to(self.device)
+
+        def loss_of(w: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            out = g(g.mapping.from_code(w), angle(theta), angle(phi), stereo=False, translate=False, generator=gen)
+            photometric = photometric_loss(out.image, target, l1_weight)
+            ce = semantic_cross_entropy(out.semantic, target_labels)
+            return photometric + semantic_weight * ce, photometric, ce
+
+        w = self.mean_latent.code.detach().clone().requires_grad_(True)
+        opt = torch.optim.Adam([w], lr=float(lr))
+        gen = torch.Generator().manual_seed(int(seed))
+        losses: list[float] = []
+        with torch_threads(self.num_threads, self.device):
+            with torch.enable_grad():
+                for step in range(int(steps)):
+                    loss, _, _ = loss_of(w, gen)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    losses.append(loss.item())
+                    if callback is not None:
+                        callback(step + 1, losses[-1])
+            with torch.no_grad():  # (f) scored on the view render_code draws at this pose
+                final = torch.Generator().manual_seed(_view_seed(FIT_SEED, yaw_deg, pitch_deg))
+                loss, photometric, ce = loss_of(w.detach(), final)
+        losses.append(loss.item())
+        return Inversion(
+            code=w.detach().float().cpu(), yaw_deg=yaw_deg, pitch_deg=pitch_deg, pose_source=source,
+            crop=crop, labels=labels.astype(np.uint8), landmarks=transform_points(landmarks5, matrix), matrix=matrix,
+            losses=np.asarray(losses), photometric=photometric.item(), semantic_ce=ce.item(),
+        )  # fmt: skip
+
+    def render_code(self, code: torch.Tensor | np.ndarray, yaw_deg: float, pitch_deg: float = 0.0) -> View:
+        """A mapping code w (``Inversion.code``: (1, hidden) or (hidden,)) from ``yaw_deg``, ``pitch_deg``.
+
+        The FiLM parameters are the mapping head of w (:meth:`~apdraw.models.sage.MappingNetwork.from_code`);
+        the renderer's jitter is seeded per view (the same view is the same image on every call).
+        """
+        camera_angles(yaw_deg, pitch_deg)
+        w = torch.as_tensor(np.asarray(code, np.float32) if not isinstance(code, torch.Tensor) else code)
+        hidden = self.generator.cfg.mapping.hidden
+        if w.numel() != hidden or w.dim() not in (1, 2):
+            raise ValueError(f"a code is (1, {hidden}) or ({hidden},), got {tuple(w.shape)}")
+        w = w.detach().reshape(1, hidden).float().to(self.device)
+        with torch.no_grad(), torch_threads(self.num_threads, self.device):
+            latent = self.generator.mapping.from_code(w)
+        return self.render_latent(latent, yaw_deg, pitch_deg, _view_seed(FIT_SEED, yaw_deg, pitch_deg))
 
     def render_latent(self, latent: Latent, yaw_deg: float, pitch_deg: float = 0.0, jitter_seed: int = 0) -> View:
         """Any batch-1 :class:`Latent` from a viewpoint; ``jitter_seed`` seeds the renderer's sample jitter."""

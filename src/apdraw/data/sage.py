@@ -27,7 +27,8 @@ for the labels). Horizontal flip with p = 0.5, jointly; the original does not sw
 left/right classes on a flip, here they are swapped (``swap_flipped_sides``, ours) and the
 yaw is mirrored (θ -> π − θ).
 
-Head pose (not in the original, which has no pose for real images): MediaPipe's face mesh
+Head pose (not in the original, which has no pose for real images; the estimator is
+:mod:`apdraw.face.head_pose`): MediaPipe's face mesh
 (:mod:`apdraw.face.mediapipe_backend`) on the full 512² photo, then a perspective-n-point fit
 (``cv2.solvePnP``, focal length = the image side, about 53° field of view) of six mesh
 points (nose tip, chin, outer eye corners, mouth corners) to a generic 3D face
@@ -66,120 +67,17 @@ from apdraw.data import shared_data_dir
 from apdraw.data.celebamask import FLIP_LABELS, canonical_sides, list_ids, read_label_map
 from apdraw.data.sampling import SampleKey, key_index, sample_rng
 from apdraw.data.split import select
+# The estimator lives in the face pipeline (apdraw.multiview estimates a user photo's pose with it
+# too); its names stay importable from here.
+from apdraw.face.head_pose import GENERIC_FACE, MESH_POINTS, HeadPoseEstimator, pose_from_points  # noqa: F401
 from apdraw.io import atomic_write, load_image, to_gray
 
 NUM_CLASSES = 19
 POSE_VERSION = 1  # bump when the estimator changes: the cache file name carries it
 
-# Generic 3D face in the OpenCV camera frame of a frontal face (x image-right, y down,
-# z away from the camera), arbitrary units (outer eye corners 450 apart), nose tip at the
-# origin: a common average-face approximation, symmetric in x.
-GENERIC_FACE = np.array(
-    [
-        (0.0, 0.0, 0.0),  # nose tip
-        (0.0, 330.0, 65.0),  # chin
-        (-225.0, -170.0, 135.0),  # outer corner of the image-left eye
-        (225.0, -170.0, 135.0),  # outer corner of the image-right eye
-        (-150.0, 150.0, 125.0),  # image-left mouth corner
-        (150.0, 150.0, 125.0),  # image-right mouth corner
-    ]
-)
-# MediaPipe face-mesh indices of those points (the canonical 468-point topology):
-# 1 nose tip, 152 chin, 33 / 263 outer eye corners, 61 / 291 mouth corners.
-MESH_POINTS = (1, 152, 33, 263, 61, 291)
 # Added to the raw pitch: π/2 minus the median raw pitch of the 895 CelebAMask-HQ-mini photos
 # with a face (POSE_VERSION 1; 14.6°), so that the set's median head pitch is the frontal π/2.
 PITCH_OFFSET = 0.2556
-
-
-# --------------------------------------------------------------------------- pose estimation
-
-
-def pose_from_points(
-    points: np.ndarray, image_size: tuple[int, int], focal: float | None = None
-) -> tuple[float, float] | None:
-    """Head (yaw, pitch) from the 2D positions of the :data:`GENERIC_FACE` points.
-
-    Args:
-        points: (6, 2) 0-based pixel positions (x, y) of the points of :data:`MESH_POINTS`.
-        image_size: (width, height) of the photo; the principal point is its centre.
-        focal: focal length in pixels (None: max(width, height)).
-
-    Returns:
-        (yaw θ, pitch φ) radians in the SAGE camera convention (module doc), raw (no
-        ``pitch_offset``), θ, φ in (0, π); None when the fit fails or puts the face
-        behind the camera.
-    """
-    pts = np.asarray(points, np.float64).reshape(len(MESH_POINTS), 2)
-    w, h = image_size
-    f = float(focal or max(w, h))
-    k = np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0.0, 0.0, 1.0]])
-    eye_px = float(np.linalg.norm(pts[3] - pts[2]))
-    if not np.isfinite(pts).all() or eye_px < 1.0:
-        return None
-    # Start from a frontal face at the depth its eye distance implies, so that the
-    # iterative fit does not wander to the mirrored solution behind the camera.
-    z0 = f * (GENERIC_FACE[3, 0] - GENERIC_FACE[2, 0]) / eye_px
-    t0 = np.array([[(pts[0, 0] - k[0, 2]) * z0 / f], [(pts[0, 1] - k[1, 2]) * z0 / f], [z0]])
-    ok, rvec, tvec = cv2.solvePnP(GENERIC_FACE, pts, k, None, np.zeros((3, 1)), t0, useExtrinsicGuess=True,
-                                  flags=cv2.SOLVEPNP_ITERATIVE)  # fmt: skip
-    t = tvec.ravel()
-    if not ok or t[2] <= 0:
-        return None
-    rot, _ = cv2.Rodrigues(rvec)
-    forward = rot @ np.array([0.0, 0.0, -1.0])  # where the nose points, camera frame
-    # A frame whose z is the ray to the nose tip (the SAGE camera looks at the head).
-    wz = t / np.linalg.norm(t)
-    wx = np.cross([0.0, 1.0, 0.0], wz)
-    wx /= np.linalg.norm(wx)
-    wy = np.cross(wz, wx)
-    fx, fy, fz = float(wx @ forward), float(wy @ forward), float(wz @ forward)
-    # SAGE: the face direction in OpenCV camera axes is (-cos θ, cos φ sin θ, -sin φ sin θ).
-    yaw = math.atan2(math.hypot(fy, fz), -fx)
-    pitch = math.atan2(-fz, fy)
-    if not (0.0 < pitch < math.pi):
-        return None
-    return yaw, pitch
-
-
-class HeadPoseEstimator:
-    """Head pose of the most prominent face in a photo: MediaPipe face mesh + :func:`pose_from_points`.
-
-    One MediaPipe graph per instance (slow to build, not thread-safe: one instance per thread).
-
-    Args:
-        min_confidence: the face mesh's detection threshold.
-        quiet: hide MediaPipe's native log lines.
-    """
-
-    def __init__(self, min_confidence: float = 0.5, quiet: bool = True) -> None:
-        from apdraw.face.mediapipe_backend import _mp_solutions, _quiet_native_stderr
-
-        self._quiet_ctx = _quiet_native_stderr
-        self.quiet = quiet
-        with _quiet_native_stderr(quiet):
-            self._mesh = _mp_solutions().face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=1, refine_landmarks=False, min_detection_confidence=min_confidence
-            )
-
-    def landmarks(self, image: np.ndarray) -> np.ndarray | None:
-        """(H, W, 3) uint8 RGB -> (468, 2) 0-based pixel positions of the face mesh, or None (no face)."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
-        h, w = image.shape[:2]
-        with self._quiet_ctx(self.quiet):
-            faces = self._mesh.process(np.ascontiguousarray(image)).multi_face_landmarks
-        if not faces:
-            return None
-        # Normalised coordinates count pixel edges; shift to 0-based pixel centres.
-        return np.array([(p.x, p.y) for p in faces[0].landmark], np.float64) * (w, h) - 0.5
-
-    def estimate(self, image: np.ndarray) -> tuple[float, float] | None:
-        """(H, W, 3) uint8 RGB -> raw (yaw, pitch) radians (SAGE convention, no offset), or None (no face)."""
-        mesh = self.landmarks(image)
-        if mesh is None:
-            return None
-        return pose_from_points(mesh[list(MESH_POINTS)], (image.shape[1], image.shape[0]))
 
 
 def pose_cache_path(cache_dir: str | Path) -> Path:
@@ -276,14 +174,18 @@ def semantic_one_hot(labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> to
     return torch.nn.functional.one_hot(labels, num_classes).permute(0, 3, 1, 2).float() * 2.0 - 1.0
 
 
+def centre_crop_box(h: int, w: int, fraction: float) -> tuple[int, int, int]:
+    """The square that :func:`centre_crop_resize` keeps of an (h, w) image: (top row, left column, side) in pixels."""
+    c = max(1, int(round(fraction * min(h, w))))
+    return (h - c) // 2, (w - c) // 2, c
+
+
 def centre_crop_resize(image: np.ndarray, size: int, fraction: float, nearest: bool = False) -> np.ndarray:
     """The centre ``fraction`` of an (H, W[, C]) image (a square of round(fraction · min(H, W)) px) resized to size².
 
     Area interpolation (anti-aliased) for photos, nearest for label maps (``nearest``).
     """
-    h, w = image.shape[:2]
-    c = max(1, int(round(fraction * min(h, w))))
-    y0, x0 = (h - c) // 2, (w - c) // 2
+    y0, x0, c = centre_crop_box(image.shape[0], image.shape[1], fraction)
     crop = np.ascontiguousarray(image[y0 : y0 + c, x0 : x0 + c])
     if nearest:
         interp = cv2.INTER_NEAREST

@@ -99,11 +99,19 @@ class MappingNetwork(nn.Module):
             self.head.weight.mul_(cfg.last_gain)
 
     def forward(self, z: torch.Tensor) -> Latent:
-        b, _ = check_shape(z, "z", (None, self.cfg.z_dim))
-        code = self.trunk(z)
+        check_shape(z, "z", (None, self.cfg.z_dim))
+        return self.from_code(self.trunk(z))  # the head's output: first half frequencies, second half phases
+
+    def from_code(self, code: torch.Tensor) -> Latent:
+        """The :class:`Latent` of mapping codes w_s ``code`` (B, hidden): the FiLM head applied to it, and the code.
+
+        ``self(z)`` is ``self.from_code(self.trunk(z))``; a code fitted directly in w_s space (the
+        reconstruction stage's codes, :meth:`apdraw.multiview.MultiViewGenerator.invert`) becomes a latent here.
+        """
+        b, _ = check_shape(code, "code", (None, self.cfg.hidden))
         out = self.head(code)
         shape = (b, self.cfg.film_layers, self.cfg.film_width)
-        frequencies, phases = out.split(self.cfg.film_dim, dim=1)  # first half frequencies, second half phases
+        frequencies, phases = out.split(self.cfg.film_dim, dim=1)
         return Latent(frequencies.reshape(shape), phases.reshape(shape), code)
 
     @torch.no_grad()

@@ -222,11 +222,7 @@ class CodeIndices(torch.utils.data.Dataset):
 
 def latent_of(g: SageGenerator, w: torch.Tensor) -> Latent:
     """The :class:`Latent` of mapping codes ``w`` (B, hidden): the mapping head's FiLM parameters and ``w`` itself."""
-    c = g.mapping.cfg
-    out = g.mapping.head(w)
-    shape = (w.shape[0], c.film_layers, c.film_width)
-    freq, phase = out.split(c.film_dim, dim=1)
-    return Latent(freq.reshape(shape), phase.reshape(shape), w)
+    return g.mapping.from_code(w)
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int, generator: torch.Generator | None = None) -> torch.Tensor:
