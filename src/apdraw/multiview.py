@@ -11,6 +11,17 @@ Usage::
     fit = mv.invert(load_image("me.jpg"), steps=200)   # your own face: a code w fitted to the photo
     side = mv.render_code(fit.code, yaw_deg=30)         # ... drawn from another angle
 
+    parts = mv.render_parts(3, yaw_deg=-15)    # what G_p gets: parts.image, parts.semantic (logits), parts.depth
+    edited = edit_semantic(parts.semantic, grow_hair=6, remove=("eyeglasses",))
+    drawing = mv.translate(parts.image, edited)   # (S, S) uint8; unedited: equals render(3, -15).drawing
+
+**Editing** (:func:`edit_semantic`, SAGE's semantic editing): the label map (the argmax of the
+semantic logits) is edited (hair grown by a disk dilation that leaves the inner face parts alone,
+or shrunk by erosion with the freed pixels taking their nearest remaining non-hair label; removed
+classes become ``fill``), and the logits follow it: at each changed pixel the old and the new
+class's logits swap places, so the argmax is the edited map and every value stays one the
+translator G_p saw in training. :meth:`MultiViewGenerator.translate` then redraws.
+
 **Inversion** (:meth:`MultiViewGenerator.invert`, ours, beyond the paper): the face
 pipeline finds the largest face and its 5 landmarks; a similarity maps them onto
 :data:`FRAME_LANDMARKS`, the mean landmarks of SAGE's training crop (the CelebAMask-HQ
@@ -60,12 +71,13 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from apdraw.data.sage import PITCH_OFFSET, SageDataConfig, centre_crop_box, centre_crop_resize
 from apdraw.face.align import fit_similarity, transform_points
 from apdraw.losses.sage import SageLossConfig, photometric_loss, semantic_cross_entropy
-from apdraw.models.parser import colorize
-from apdraw.models.sage import Latent, SageGenerator, load_generator
+from apdraw.models.parser import CLASS_NAMES, colorize
+from apdraw.models.sage import Cameras, Latent, SageGenerator, load_generator
 from apdraw.runtime import torch_threads
 
 MAX_YAW = 90.0  # degrees either side of frontal
@@ -115,6 +127,148 @@ class View:
     def semantic_color(self) -> np.ndarray:
         """(S, S, 3) uint8: the label map in the parser's 19-colour CelebAMask-HQ palette."""
         return colorize(self.semantic)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """One view as the generator renders it before the translator G_p (batch 1, on the generator's device).
+
+    S = the output side, R = the NeRF render resolution, C = the field's feature width.
+    image (1, 3, S, S): the image decoder's raw RGB (about [-1, 1]); semantic (1, 19, S, S): the
+    semantic decoder's class logits; features (1, C, R, R): the rendered features the decoders
+    read; depth (1, 1, R, R): the rendered depth along the unit rays (world units from the
+    camera); cameras: the view's :class:`~apdraw.models.sage.Cameras`; the angles in degrees.
+    Decoded pixel (i, j) of S sits where NeRF cell ((i + ½)·R/S − ½, ...) is (the decoders
+    upsample the R² map by nearest / half-pixel steps), :func:`apdraw.eval.multiview.pixel_rays`.
+    """
+
+    image: torch.Tensor
+    semantic: torch.Tensor
+    features: torch.Tensor
+    depth: torch.Tensor
+    cameras: Cameras
+    yaw_deg: float
+    pitch_deg: float
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(S, S) uint8 class ids 0..18: the argmax of the logits (``View.semantic``)."""
+        return self.semantic[0].argmax(0).to(torch.uint8).cpu().numpy()
+
+    @property
+    def photo(self) -> np.ndarray:
+        """(S, S, 3) uint8 RGB (``View.photo``)."""
+        return _to_u8(self.image[0].float().clamp(-1, 1).permute(1, 2, 0))
+
+
+def _to_u8(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] -> uint8, rounded."""
+    return ((x + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+
+
+# The inner face parts that growing the hair leaves alone (edit_semantic's ``keep``).
+FACE_PARTS = ("nose", "eyeglasses", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip")
+
+
+def _class_id(name: str | int) -> int:
+    if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
+        if not 0 <= int(name) < len(CLASS_NAMES):
+            raise ValueError(f"a class id is 0..{len(CLASS_NAMES) - 1}, got {name}")
+        return int(name)
+    if name not in CLASS_NAMES:
+        raise ValueError(f"unknown class {name!r}; known: {', '.join(CLASS_NAMES)}")
+    return CLASS_NAMES.index(name)
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def _nearest_fill(labels: torch.Tensor, unknown: torch.Tensor, exclude: int) -> torch.Tensor:
+    """Give each ``unknown`` pixel the label of its nearest known pixel that is not ``exclude``.
+
+    Grows the known labels one 3x3 ring at a time (majority of the known neighbours, lowest class
+    id on ties) until every unknown pixel has one; background where nothing is known at all.
+    """
+    labels = labels.clone()
+    todo = unknown.clone()
+    known = ~todo & (labels != exclude)
+    n = len(CLASS_NAMES)
+    while todo.any():
+        one_hot = F.one_hot(labels.long(), n).permute(2, 0, 1).float() * known.float()[None]
+        counts = F.conv2d(one_hot[:, None], torch.ones(1, 1, 3, 3), padding=1)[:, 0]
+        reach = todo & (counts.sum(0) > 0)
+        if not reach.any():
+            labels[todo] = 0
+            break
+        labels[reach] = counts.argmax(0)[reach].to(labels.dtype)
+        known |= reach
+        todo &= ~reach
+    return labels
+
+
+def edit_semantic(
+    logits: torch.Tensor | np.ndarray,
+    grow_hair: int = 0,
+    remove: Iterable[str | int] = (),
+    fill: str | int = "skin",
+    keep: Iterable[str | int] = FACE_PARTS,
+) -> torch.Tensor:
+    """Edit a semantic map given as logits (SAGE's semantic editing); see the module doc's "Editing".
+
+    Args:
+        logits: (19, H, W) or (1, 19, H, W) class logits (``Parts.semantic``), torch or numpy.
+        grow_hair: pixels; > 0 dilates the hair class by a disk of that radius (over every class
+            but ``keep``), < 0 erodes it by a disk of radius −grow_hair (the image border counts as
+            hair, so hair leaving the frame is not eaten from the edge); freed pixels take the label
+            of the nearest remaining non-hair pixel.
+        remove: classes (names of :data:`apdraw.models.parser.CLASS_NAMES` or ids) relabelled ``fill``
+            (first, before the hair edit).
+        fill: the class removed ones become.
+        keep: classes growing hair never overwrites (default :data:`FACE_PARTS`).
+
+    Returns:
+        float32 logits of the input's shape (CPU), whose argmax is the edited label map: at each
+        changed pixel the logits of its old and new class are exchanged; unchanged pixels keep
+        theirs exactly.
+    """
+    x = torch.as_tensor(np.asarray(logits) if not isinstance(logits, torch.Tensor) else logits).detach().float().cpu()
+    batched = x.dim() == 4
+    if batched:
+        if x.shape[0] != 1:
+            raise ValueError(f"edit_semantic takes one map, got a batch of {x.shape[0]}")
+        x = x[0]
+    if x.dim() != 3 or x.shape[0] != len(CLASS_NAMES):
+        raise ValueError(f"logits must be ({len(CLASS_NAMES)}, H, W) or (1, {len(CLASS_NAMES)}, H, W), got {tuple(x.shape)}")
+    if isinstance(grow_hair, bool) or not isinstance(grow_hair, (int, np.integer)):
+        raise ValueError(f"grow_hair is an integer number of pixels, got {grow_hair!r}")
+    hair = CLASS_NAMES.index("hair")
+    fill_id = _class_id(fill)
+    removed_ids = {_class_id(c) for c in remove}
+    if fill_id in removed_ids:
+        raise ValueError(f"fill {fill!r} is one of the removed classes")
+    keep_ids = [_class_id(c) for c in keep]
+    labels = x.argmax(0)
+    new = labels.clone()
+    for c in removed_ids:
+        new[new == c] = fill_id
+    r = abs(int(grow_hair))
+    if r:
+        mask = (new == hair).numpy().astype(np.uint8)
+        if grow_hair > 0:
+            grown = torch.from_numpy(cv2.dilate(mask, _disk(r)).astype(bool))
+            protected = torch.isin(new, torch.tensor(keep_ids, dtype=new.dtype)) if keep_ids else torch.zeros_like(grown)
+            new[grown & ~protected] = hair
+        else:
+            shrunk = cv2.erode(mask, _disk(r), borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
+            freed = torch.from_numpy(mask.astype(bool) & ~shrunk)
+            new = _nearest_fill(new, freed, exclude=hair)
+    out = x.clone()
+    old_values = x.gather(0, labels[None])
+    new_values = x.gather(0, new[None])
+    out.scatter_(0, labels[None], new_values)
+    out.scatter_(0, new[None], old_values)
+    return out[None] if batched else out
 
 
 def camera_angles(yaw_deg: float, pitch_deg: float = 0.0) -> tuple[float, float]:
@@ -441,6 +595,20 @@ class MultiViewGenerator:
 
     def render_latent(self, latent: Latent, yaw_deg: float, pitch_deg: float = 0.0, jitter_seed: int = 0) -> View:
         """Any batch-1 :class:`Latent` from a viewpoint; ``jitter_seed`` seeds the renderer's sample jitter."""
+        parts = self.render_parts_latent(latent, yaw_deg, pitch_deg, jitter_seed)
+        drawing = self.translate(parts.image, parts.semantic)
+        return View(drawing, parts.photo, parts.labels, float(yaw_deg), float(pitch_deg))
+
+    # ------------------------------------------------------------------ parts and editing
+
+    def render_parts(self, seed: int, yaw_deg: float, pitch_deg: float = 0.0, truncation: float = 0.7) -> Parts:
+        """Identity ``seed`` from a view, before G_p: ``translate(p.image, p.semantic)`` is ``render(...).drawing``."""
+        camera_angles(yaw_deg, pitch_deg)
+        latent = self.latent(seed, truncation)
+        return self.render_parts_latent(latent, yaw_deg, pitch_deg, _view_seed(int(seed), yaw_deg, pitch_deg))
+
+    def render_parts_latent(self, latent: Latent, yaw_deg: float, pitch_deg: float = 0.0, jitter_seed: int = 0) -> Parts:
+        """Any batch-1 :class:`Latent` from a viewpoint, before G_p (:class:`Parts`)."""
         if latent.batch != 1:
             raise ValueError(f"render_latent takes one latent, got a batch of {latent.batch}")
         yaw, pitch = camera_angles(yaw_deg, pitch_deg)
@@ -448,9 +616,21 @@ class MultiViewGenerator:
         gen = torch.Generator().manual_seed(int(jitter_seed))
         angle = lambda a: torch.full((1,), a, device=self.device)  # noqa: E731
         with torch.no_grad(), torch_threads(self.num_threads, self.device):
-            out = g(latent, angle(yaw), angle(pitch), stereo=False, translate=True, generator=gen)
-        drawing = out.drawing[0].float().clamp(-1, 1).mean(0)  # one channel (the original's G_p: 3, averaged)
-        photo = out.image[0].float().clamp(-1, 1).permute(1, 2, 0)
-        to_u8 = lambda x: ((x + 1) * 127.5).round().to(torch.uint8).cpu().numpy()  # noqa: E731
-        semantic = out.semantic[0].argmax(0).to(torch.uint8).cpu().numpy()
-        return View(to_u8(drawing), to_u8(photo), semantic, float(yaw_deg), float(pitch_deg))
+            out = g(latent, angle(yaw), angle(pitch), stereo=False, translate=False, generator=gen)
+        return Parts(out.image, out.semantic, out.features, out.depth, out.cameras, float(yaw_deg), float(pitch_deg))
+
+    def translate(self, image: torch.Tensor | np.ndarray, semantic_logits: torch.Tensor | np.ndarray) -> np.ndarray:
+        """G_p: the image decoder's RGB (1, 3, S, S) or (3, S, S) and class logits (1, 19, h, w) or (19, h, w)
+        (e.g. :func:`edit_semantic`'s) -> the drawing, (S, S) uint8, 255 = paper."""
+
+        def batch1(x: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
+            t = torch.as_tensor(np.asarray(x, np.float32) if not isinstance(x, torch.Tensor) else x)
+            t = t[None] if t.dim() == 3 else t
+            if t.dim() != 4 or t.shape[0] != 1:
+                raise ValueError(f"{name}: expected (C, H, W) or (1, C, H, W), got {tuple(t.shape)}")
+            return t.float().to(self.device)
+
+        x, seg = batch1(image, "image"), batch1(semantic_logits, "semantic_logits")
+        with torch.no_grad(), torch_threads(self.num_threads, self.device):
+            drawing = self.generator.translator(x, seg)
+        return _to_u8(drawing[0].float().clamp(-1, 1).mean(0))  # one channel (the original's G_p: 3, averaged)

@@ -11,6 +11,7 @@ feature networks.
 * :mod:`apdraw.eval.runner`: ``evaluate(preds, ref, ...)`` -> metrics dict.
 * :mod:`apdraw.eval.quick`: ``QuickScorer`` / ``quick_scores``, light scores for validation during training.
 * :mod:`apdraw.eval.report`: ``write_report(result, out_dir)`` -> metrics.json, metrics.md, index.html.
+* :mod:`apdraw.eval.multiview`: SAGE's evidence (quality by view, view consistency, label IoU, pose rank correlation).
 """
 
 from apdraw.eval.catalog import ALL_METRICS, DEFAULT_METRICS, metric_info
