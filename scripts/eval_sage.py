@@ -42,7 +42,6 @@ import io
 import json
 import math
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -50,14 +49,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from apdraw.commands.args import allow_negative_number_lists
+
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"detection": 0.9, "spearman": 0.9, "swd_spread": 1.3, "parser_miou": 0.6}
-
-
-def allow_negative_lists(ap: argparse.ArgumentParser) -> None:
-    """Let "--yaws -30,-15" through (argparse otherwise reads a value starting with "-" as an option), as `apdraw generate`."""
-    if hasattr(ap, "_negative_number_matcher"):
-        ap._negative_number_matcher = re.compile(r"^-\d+(?:\s*,\s*[+-]?\d+)*$|^-\d*\.\d+$")
 
 
 def int_list(text: str) -> list[int]:
@@ -319,7 +314,7 @@ def targets(r: dict) -> list[tuple[str, str, str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    allow_negative_lists(ap)
+    allow_negative_number_lists(ap)
     ap.add_argument("--weights", required=True, help="an exported SAGE generator (apdraw export sage)")
     ap.add_argument("--seeds", type=int, default=64, help="identities: seeds 0..N-1")
     ap.add_argument("--yaws", type=int_list, default=list(range(-30, 31, 10)), help="degrees, comma-separated")

@@ -53,3 +53,32 @@ def _deterministic_threads():
 
     torch.set_num_threads(int(os.environ.get("APDRAW_TEST_THREADS", "0")) or min(2, os.cpu_count() or 1))
     yield
+
+
+# --------------------------------------------------------------------------- SAGE
+
+
+def tiny_sage_config():
+    """The tiny SAGE generator of the multi-view tests: decoders 16 -> 32 (S = 32), NeRF 8², width 16."""
+    from apdraw.models.sage import DecoderConfig, DiscriminatorConfig, FieldConfig, MappingConfig, RendererConfig, SageConfig, TranslatorConfig
+
+    return SageConfig(
+        mapping=MappingConfig(z_dim=16, hidden=16, layers=2, film_layers=3, film_width=16),
+        field=FieldConfig(hidden=16, layers=2),
+        renderer=RendererConfig(resolution=8, samples=4, fine_samples=2),
+        semantic=DecoderConfig(out_channels=19, in_channels=16, style_dim=16, width=16, channels=(8, 8), input_resolution=8),
+        image=DecoderConfig(out_channels=3, in_channels=16, style_dim=16, width=16, channels=(8, 8), input_resolution=8),
+        translator=TranslatorConfig(channels=(4, 8, 8), spade_hidden=8),
+        discriminator=DiscriminatorConfig(channels=(8, 8, 8, 8, 8)),  # inputs up to 32²
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_sage_weights(tmp_path_factory) -> Path:
+    """A random tiny SAGE generator written as `apdraw export sage` writes one (fp16)."""
+    import torch
+
+    from apdraw.models.sage import SageGenerator, save_generator
+
+    torch.manual_seed(0)
+    return save_generator(tmp_path_factory.mktemp("sage") / "tiny.safetensors", SageGenerator(tiny_sage_config()), extra={"stage": "test"})

@@ -10,19 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import tiny_sage_config
+
 from apdraw.cli import COMMANDS, main
 from apdraw.data.sage import centre_crop_resize
 from apdraw.io import load_image
-from apdraw.models.sage import (
-    DecoderConfig,
-    FieldConfig,
-    MappingConfig,
-    RendererConfig,
-    SageConfig,
-    SageGenerator,
-    TranslatorConfig,
-    save_generator,
-)
 from apdraw.multiview import (
     CROP_FRACTION,
     FRAME_LANDMARKS,
@@ -34,14 +26,7 @@ from apdraw.multiview import (
 )
 
 S = 32  # the tiny decoders' largest output
-TINY = SageConfig(
-    mapping=MappingConfig(z_dim=16, hidden=16, layers=2, film_layers=3, film_width=16),
-    field=FieldConfig(hidden=16, layers=2),
-    renderer=RendererConfig(resolution=8, samples=4, fine_samples=2),
-    semantic=DecoderConfig(out_channels=19, in_channels=16, style_dim=16, width=16, channels=(8, 8), input_resolution=8),
-    image=DecoderConfig(out_channels=3, in_channels=16, style_dim=16, width=16, channels=(8, 8), input_resolution=8),
-    translator=TranslatorConfig(channels=(4, 8, 8), spade_hidden=8),
-)
+TINY = tiny_sage_config()
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "grace_hopper.jpg"
 STEPS = 12
 
@@ -52,10 +37,8 @@ def _one_thread(_deterministic_threads):
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    """A random tiny generator written as `apdraw export sage` writes one (fp16)."""
-    torch.manual_seed(0)
-    return save_generator(tmp_path_factory.mktemp("sage") / "tiny.safetensors", SageGenerator(TINY), extra={"stage": "test"})
+def weights(tiny_sage_weights) -> Path:
+    return tiny_sage_weights
 
 
 @pytest.fixture(scope="module")

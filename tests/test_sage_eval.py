@@ -14,6 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import tiny_sage_config
+
 from apdraw.eval.multiview import (
     MAIN_CLASSES,
     compare_sets,
@@ -29,33 +31,11 @@ from apdraw.eval.multiview import (
     view_consistency,
 )
 from apdraw.models.parser import CLASS_NAMES
-from apdraw.models.sage import (
-    Cameras,
-    DecoderConfig,
-    FieldConfig,
-    MappingConfig,
-    RendererConfig,
-    SageConfig,
-    SageGenerator,
-    TranslatorConfig,
-    save_generator,
-)
+from apdraw.models.sage import Cameras
 from apdraw.multiview import FACE_PARTS, MultiViewGenerator, edit_semantic
 
 REPO = Path(__file__).resolve().parents[1]
 HAIR, SKIN, GLASSES = CLASS_NAMES.index("hair"), CLASS_NAMES.index("skin"), CLASS_NAMES.index("eyeglasses")
-
-
-def _tiny_config() -> SageConfig:
-    """The tiny generator of tests/test_multiview.py (S = 32, R = 8)."""
-    return SageConfig(
-        mapping=MappingConfig(z_dim=16, hidden=16, layers=2, film_layers=3, film_width=16),
-        field=FieldConfig(hidden=16, layers=2),
-        renderer=RendererConfig(resolution=8, samples=4, fine_samples=2),
-        semantic=DecoderConfig(out_channels=19, in_channels=16, style_dim=16, width=16, channels=(8, 8), input_resolution=8),
-        image=DecoderConfig(out_channels=3, in_channels=16, style_dim=16, width=16, channels=(8, 8), input_resolution=8),
-        translator=TranslatorConfig(channels=(4, 8, 8), spade_hidden=8),
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -64,9 +44,8 @@ def _one_thread(_deterministic_threads):
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    return save_generator(tmp_path_factory.mktemp("sage") / "tiny.safetensors", SageGenerator(_tiny_config()))
+def weights(tiny_sage_weights) -> Path:
+    return tiny_sage_weights
 
 
 @pytest.fixture(scope="module")

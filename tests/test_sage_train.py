@@ -17,32 +17,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import tiny_sage_config
+
 from apdraw.config import load_config
-from apdraw.models.sage import (
-    DecoderConfig,
-    DiscriminatorConfig,
-    FieldConfig,
-    MappingConfig,
-    RendererConfig,
-    SageConfig,
-    TranslatorConfig,
-    paper_config,
-)
+from apdraw.models.sage import paper_config
 from apdraw.train.loop import LoopConfig, TrainingSetupError, run_training
 from apdraw.train.tasks import sage as T
 
 REPO = Path(__file__).resolve().parents[1]
 S = 32  # data side = the tiny curriculum's largest output
 
-TINY = SageConfig(
-    mapping=MappingConfig(z_dim=16, hidden=16, layers=2, film_layers=3, film_width=16),
-    field=FieldConfig(hidden=16, layers=2),
-    renderer=RendererConfig(resolution=8, samples=4, fine_samples=2),
-    semantic=DecoderConfig(out_channels=19, in_channels=16, style_dim=16, width=16, channels=(8, 8), input_resolution=8),
-    image=DecoderConfig(out_channels=3, in_channels=16, style_dim=16, width=16, channels=(8, 8), input_resolution=8),
-    translator=TranslatorConfig(channels=(4, 8, 8), spade_hidden=8),
-    discriminator=DiscriminatorConfig(channels=(8, 8, 8, 8, 8)),  # inputs up to 32²
-)
+TINY = tiny_sage_config()
 GROW = (T.Phase(0, 16, 1e-3, 1e-3, 15.0), T.Phase(2, 32, 1e-3, 1e-3, 15.0))  # 16² then 32², fade-in over 2 steps
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 # Larger outputs take minutes and gigabytes for no visible gain (the drawing is made at 512²).
 MAX_OUTPUT_SIZE = 8192
@@ -99,3 +100,14 @@ def style_name(text: str) -> str:
     except (UnknownNameError, ValueError) as exc:
         raise argparse.ArgumentTypeError(f"{exc} (styles: {', '.join(STYLES.names())})") from None
     return text
+
+
+def allow_negative_number_lists(parser: argparse.ArgumentParser) -> None:
+    """Let option values such as ``--yaws -30,-15`` through.
+
+    argparse takes a value that starts with "-" and is not a plain negative number for an
+    option; this widens its (private) negative-number pattern to comma-separated lists.
+    ``--yaws=-30,-15`` works either way.
+    """
+    if hasattr(parser, "_negative_number_matcher"):
+        parser._negative_number_matcher = re.compile(r"^-\d+(?:\s*,\s*[+-]?\d+)*$|^-\d*\.\d+$")

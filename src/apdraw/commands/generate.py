@@ -31,7 +31,7 @@ import re
 import sys
 from pathlib import Path
 
-from apdraw.commands.args import positive_int
+from apdraw.commands.args import allow_negative_number_lists, positive_int
 
 MAX_SEEDS = 1000  # per run: the grid and the progress stay manageable
 MAX_YAW = 90  # degrees either side of frontal (= apdraw.multiview.MAX_YAW, without importing torch here)
@@ -112,10 +112,7 @@ def frame_count(text: str) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="random SAGE identities drawn from any viewpoint", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    # "--yaws -30,-15": argparse takes a value that starts with "-" and is not a plain
-    # negative number for an option; let comma-separated negative numbers through too.
-    if hasattr(p, "_negative_number_matcher"):
-        p._negative_number_matcher = re.compile(r"^-\d+(?:\s*,\s*[+-]?\d+)*$|^-\d*\.\d+$")
+    allow_negative_number_lists(p)
     p.add_argument("--seeds", required=True, type=seed_list, metavar="SEEDS", help=f"identities: e.g. 0-15, 3, 1,4,9 (at most {MAX_SEEDS})")
     p.add_argument("--yaws", type=yaw_list, default=[0], metavar="YAWS", help=f"viewpoints, signed integer degrees from frontal within ±{MAX_YAW}; positive: the face turns to the image's right; default 0")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")

@@ -28,11 +28,10 @@ traceback. The API is :meth:`apdraw.multiview.MultiViewGenerator.invert` and
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
-from apdraw.commands.args import non_negative_int, positive_int
+from apdraw.commands.args import allow_negative_number_lists, non_negative_int, positive_int
 from apdraw.commands.generate import frame_count, gif_bytes, pitch_degrees, sweep_yaws, yaw_list
 from apdraw.io import DEFAULT_MAX_PIXELS
 
@@ -51,9 +50,7 @@ def fit_steps(text: str) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("views", help="your own face drawn from several angles (SAGE)", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    # "--yaws -30,-15": let comma-separated negative numbers through as option values (as `apdraw generate`)
-    if hasattr(p, "_negative_number_matcher"):
-        p._negative_number_matcher = re.compile(r"^-\d+(?:\s*,\s*[+-]?\d+)*$|^-\d*\.\d+$")
+    allow_negative_number_lists(p)
     p.add_argument("photo", type=Path, metavar="PHOTO", help="a photo with a face (the largest is drawn)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
     p.add_argument("--yaws", type=yaw_list, default=yaw_list(DEFAULT_YAWS), metavar="YAWS", help=f"viewpoints, signed integer degrees from frontal within ±90; positive: the face turns to the image's right; default {DEFAULT_YAWS}")
