@@ -46,8 +46,8 @@ ARMS = [
     Arm("quality", "+ quality-metric loss (our M, computed labels; λ 0.5)", ["quality_metric=default"]),
     Arm("projected", "+ projected D (λ 0.5) and DiffAugment translation, cutout (ours)", [
         "projected_gan=0.5", "augment.policy=translation,cutout"]),
-    Arm("film_fast", "+ FiLM style modulation at 20× lr (ours)", ["generator.style_film=true", "film_lr_mult=20"]),
-    Arm("style", "+ FiLM at 20× lr + style teacher λ 1 (ours)", ["generator.style_film=true", "film_lr_mult=20", "style_teacher=1.0"]),
+    Arm("film_fast", "+ FiLM style modulation at 100× lr (ours)", ["generator.style_film=true", "film_lr_mult=100"]),
+    Arm("style", "+ FiLM at 100× lr + style teacher λ 2 (ours, the shipped recipe)", ["generator.style_film=true", "film_lr_mult=100", "style_teacher=2.0"]),
 ]  # fmt: skip
 
 
