@@ -37,7 +37,8 @@ def output_size(text: str) -> int:
     return value
 
 
-def _float(text: str) -> float:
+def finite_float(text: str) -> float:
+    """A finite number."""
     try:
         value = float(text)
     except ValueError:
@@ -49,7 +50,7 @@ def _float(text: str) -> float:
 
 def positive_float(text: str) -> float:
     """A finite number > 0."""
-    value = _float(text)
+    value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
@@ -57,7 +58,7 @@ def positive_float(text: str) -> float:
 
 def non_negative_float(text: str) -> float:
     """A finite number >= 0."""
-    value = _float(text)
+    value = finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value

@@ -31,7 +31,7 @@ import re
 import sys
 from pathlib import Path
 
-from apdraw.commands.args import allow_negative_number_lists, positive_int
+from apdraw.commands.args import allow_negative_number_lists, finite_float, positive_int
 
 MAX_SEEDS = 1000  # per run: the grid and the progress stay manageable
 MAX_YAW = 90  # degrees either side of frontal (= apdraw.multiview.MAX_YAW, without importing torch here)
@@ -82,22 +82,16 @@ def yaw_list(text: str) -> list[int]:
 
 def pitch_degrees(text: str) -> float:
     """A finite number of degrees strictly within ±MAX_PITCH."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of degrees, got {text!r}") from None
-    if not abs(value) < MAX_PITCH:  # also NaN and infinities
+    value = finite_float(text)
+    if not abs(value) < MAX_PITCH:
         raise argparse.ArgumentTypeError(f"pitch must be a finite number of degrees strictly within ±{MAX_PITCH}, got {text}")
     return value
 
 
 def truncation_psi(text: str) -> float:
     """A finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
+    value = finite_float(text)
+    if value < 0:
         raise argparse.ArgumentTypeError(f"truncation must be a finite number >= 0 (1: none, 0: the average face), got {text}")
     return value
 
