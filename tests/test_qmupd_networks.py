@@ -172,12 +172,30 @@ def test_compact_config_is_smaller() -> None:
     assert compact_config()[0].resolution == 256
 
 
+def test_resize_upsampling_keeps_the_parameter_count_and_has_no_checkerboard() -> None:
+    """The resize-conv decoder (ours) has exactly the ConvTranspose one's parameters, and a constant
+    bottleneck decodes to a constant image away from the border; a stride-2 ConvTranspose with
+    random weights makes a period-2 pattern from the same input (the checkerboard)."""
+    resize = dataclasses.replace(TINY_G, upsample="resize")
+    for build in (StyleGenerator, photo_generator):
+        assert count_parameters(build(resize)) == count_parameters(build(TINY_G))
+    torch.manual_seed(0)
+    checker = {}
+    for kind in ("transpose", "resize"):
+        g = StyleGenerator(dataclasses.replace(TINY_G, upsample=kind)).eval()
+        up = g.decoder[0][:-2]  # the first 2x upsampling, before its norm and ReLU
+        with torch.no_grad():
+            y = up(torch.ones(1, TINY_G.channels[-1], 8, 8))[..., 2:-2, 2:-2]
+        checker[kind] = float((y[..., ::2, ::2] - y[..., 1::2, 1::2]).abs().mean())
+    assert checker["resize"] < 1e-6 < 1e-3 < checker["transpose"]
+
+
 # --------------------------------------------------------------------------- configs
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(resolution=66), dict(channels=()), dict(channels=(8, 0)), dict(blocks=-1), dict(style_dim=0), dict(dropout=1.0)],
+    [dict(resolution=66), dict(channels=()), dict(channels=(8, 0)), dict(blocks=-1), dict(style_dim=0), dict(dropout=1.0), dict(upsample="bilinear")],
 )
 def test_generator_config_validation(kwargs: dict) -> None:
     with pytest.raises(ValueError):

@@ -16,6 +16,9 @@ import torch
 from torch import nn
 
 NormKind = Literal["batch", "instance", "instance_noaffine", "none"]
+# "transpose": ConvTranspose (CycleGAN, the papers); "resize": nearest 2x then conv3x3, which cannot
+# make the checkerboard pattern a stride-2 transposed conv makes (Odena et al., Distill 2016). Ours.
+UpsampleKind = Literal["transpose", "resize"]
 
 
 def norm_layer(kind: NormKind, channels: int) -> nn.Module:
@@ -199,13 +202,19 @@ def conv_norm_relu(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, no
     return nn.Sequential(*layers)
 
 
-def up_norm_relu(in_ch: int, out_ch: int, norm: NormKind = "batch") -> nn.Sequential:
-    """ConvTranspose 3x3 stride 2 (padding 1, output padding 1), norm, ReLU: (B, in_ch, H, W) -> (B, out_ch, 2H, 2W)."""
-    return nn.Sequential(
-        nn.ConvTranspose2d(in_ch, out_ch, 3, 2, padding=1, output_padding=1, bias=norm != "batch"),
-        norm_layer(norm, out_ch),
-        nn.ReLU(True),
-    )
+def up_norm_relu(in_ch: int, out_ch: int, norm: NormKind = "batch", upsample: UpsampleKind = "transpose") -> nn.Sequential:
+    """2x upsampling, norm, ReLU: (B, in_ch, H, W) -> (B, out_ch, 2H, 2W).
+
+    ``upsample="transpose"``: ConvTranspose 3x3 stride 2 (padding 1, output padding 1);
+    ``"resize"``: nearest-neighbour 2x, then conv3x3 (padding 1). Same parameter count.
+    """
+    if upsample == "transpose":
+        up: list[nn.Module] = [nn.ConvTranspose2d(in_ch, out_ch, 3, 2, padding=1, output_padding=1, bias=norm != "batch")]
+    elif upsample == "resize":
+        up = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_ch, out_ch, 3, 1, padding=1, bias=norm != "batch")]
+    else:
+        raise ValueError(f"upsample must be 'transpose' or 'resize', got {upsample!r}")
+    return nn.Sequential(*up, norm_layer(norm, out_ch), nn.ReLU(True))
 
 
 def resnet_encoder(in_ch: int, channels: Sequence[int], norm: NormKind = "batch") -> nn.Sequential:
@@ -218,13 +227,15 @@ def resnet_encoder(in_ch: int, channels: Sequence[int], norm: NormKind = "batch"
     return nn.Sequential(*layers)
 
 
-def resnet_decoder(channels: Sequence[int], out_ch: int, norm: NormKind = "batch") -> nn.Sequential:
-    """The mirror of :func:`resnet_encoder`: one ConvTranspose per width step back down, then reflect-pad 3, conv7 to ``out_ch``, Tanh.
+def resnet_decoder(
+    channels: Sequence[int], out_ch: int, norm: NormKind = "batch", upsample: UpsampleKind = "transpose"
+) -> nn.Sequential:
+    """The mirror of :func:`resnet_encoder`: one :func:`up_norm_relu` per width step back down, then reflect-pad 3, conv7 to ``out_ch``, Tanh.
 
     (B, channels[-1], h, w) -> (B, out_ch, h * 2**(n-1), w * 2**(n-1)) in [-1, 1].
     """
     rev = list(channels)[::-1]
-    layers: list[nn.Module] = [up_norm_relu(a, b, norm) for a, b in zip(rev[:-1], rev[1:])]
+    layers: list[nn.Module] = [up_norm_relu(a, b, norm, upsample) for a, b in zip(rev[:-1], rev[1:])]
     layers += [nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(channels[0], out_ch, 7), nn.Tanh())]
     return nn.Sequential(*layers)
 
@@ -245,6 +256,7 @@ class ResnetGenerator(nn.Module):
         blocks: int = 9,
         norm: NormKind = "batch",
         dropout: float = 0.0,
+        upsample: UpsampleKind = "transpose",
     ):
         super().__init__()
         if len(channels) < 1:
@@ -252,7 +264,7 @@ class ResnetGenerator(nn.Module):
         self.factor = 2 ** (len(channels) - 1)
         self.encoder = resnet_encoder(in_ch, channels, norm)
         self.blocks = nn.Sequential(*[ResnetBlock(channels[-1], norm, dropout) for _ in range(blocks)])
-        self.decoder = resnet_decoder(channels, out_ch, norm)
+        self.decoder = resnet_decoder(channels, out_ch, norm, upsample)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_divisible(x, "ResNet generator input", self.factor)

@@ -45,6 +45,7 @@ from torch import nn
 
 from apdraw.models.layers import (
     NormKind,
+    UpsampleKind,
     PatchGAN,
     ResnetBlock,
     ResnetGenerator,
@@ -81,8 +82,14 @@ class GeneratorConfig:
     # InstanceNorm removes except at the border (see StyleGenerator), so style control is slow
     # to learn; FiLM gives every block a direct one. docs/QMUPD.md measures both.
     style_film: bool = False
+    # Ours, not in the paper: "resize" upsamples by nearest 2x + conv3x3 instead of ConvTranspose,
+    # against the dot (checkerboard) texture adversarial training grows on the transposed convs
+    # (docs/QMUPD.md). Same parameter count; a warm start must use the same kind.
+    upsample: UpsampleKind = "transpose"
 
     def __post_init__(self) -> None:
+        if self.upsample not in ("transpose", "resize"):
+            raise ValueError(f"upsample must be 'transpose' or 'resize', got {self.upsample!r}")
         if not self.channels or any(c < 1 for c in self.channels):
             raise ValueError(f"channels must be a non-empty tuple of positive widths, got {self.channels}")
         if self.blocks < 0:
@@ -172,7 +179,7 @@ class StyleGenerator(nn.Module):
         self.fuse = conv_norm_relu(width + cfg.style_dim, width, 3, 1, cfg.norm)
         self.blocks = nn.Sequential(*[ResnetBlock(width, cfg.norm, cfg.dropout) for _ in range(cfg.blocks)])
         self.film = nn.ModuleList(nn.Linear(cfg.style_dim, 2 * width) for _ in range(cfg.blocks)) if cfg.style_film else None
-        self.decoder = resnet_decoder(cfg.channels, 1, cfg.norm)
+        self.decoder = resnet_decoder(cfg.channels, 1, cfg.norm, cfg.upsample)
         if init:  # skipped when weights are loaded right after
             init_weights(self)
             if self.film is not None:  # zero: the FiLM generator starts as the paper's
@@ -195,7 +202,7 @@ class StyleGenerator(nn.Module):
 
 def photo_generator(cfg: GeneratorConfig, init: bool = True) -> ResnetGenerator:
     """G_B: drawing (B, 1, H, W) in [-1, 1] -> photo (B, 3, H, W) in [-1, 1]; a ResNet generator with G_A's widths."""
-    g = ResnetGenerator(1, 3, cfg.channels, cfg.blocks, cfg.norm, cfg.dropout)
+    g = ResnetGenerator(1, 3, cfg.channels, cfg.blocks, cfg.norm, cfg.dropout, cfg.upsample)
     return init_weights(g) if init else g
 
 
