@@ -357,3 +357,36 @@ def test_generator_eval_pass_is_deterministic(generator: SageGenerator) -> None:
         lat = g.mapping(z)
         mixed = g(lat.with_code(g.mapping(z.flip(0))), yaw, pitch, output_size=64, generator=seeded(5))
         assert torch.equal(mixed.nerf_rgb, a.nerf_rgb) and not torch.equal(mixed.image, a.image)
+
+
+def test_image_decoder_head_draws_the_gray_image_and_is_stored_with_the_weights(tmp_path, generator: SageGenerator) -> None:
+    """drawing_head="image_decoder" (the no-translator ablation): the drawing is the mean of the image decoder's RGB,
+    clamped to [-1, 1]; G_p is not run (no gradient reaches it); the setting survives save_generator/load_generator."""
+    from apdraw.models.sage import load_generator, save_generator
+
+    cfg = dataclasses.replace(CFG, drawing_head="image_decoder")
+    g = SageGenerator(cfg)
+    g.load_state_dict(generator.state_dict())
+    g.train().zero_grad()
+    z = torch.randn(2, CFG.mapping.z_dim, generator=seeded(2))
+    yaw, pitch = angles(HALF_PI - 0.2, HALF_PI + 0.2)
+    out = g(z, yaw, pitch, output_size=64, stereo=False, generator=seeded(3))
+    assert out.drawing.shape == (2, 1, 64, 64)
+    assert torch.equal(out.drawing, out.image.mean(1, keepdim=True).clamp(-1, 1))
+    out.drawing.mean().backward()
+    assert all(p.grad is None for p in g.translator.parameters())
+    assert dict(g.named_parameters())["image_decoder.heads.1.weight"].grad.abs().sum() > 0
+    with torch.no_grad():  # the same weights with G_p drawing give another drawing
+        other = generator.eval()(z, yaw, pitch, output_size=64, stereo=False, generator=seeded(3))
+    assert torch.equal(other.image, g.eval()(z, yaw, pitch, output_size=64, stereo=False, generator=seeded(3)).image)
+    assert not torch.equal(other.drawing, out.drawing)
+    path = save_generator(tmp_path / "g.safetensors", g, half=False)
+    assert load_generator(path).cfg.drawing_head == "image_decoder"
+    assert load_generator(save_generator(tmp_path / "t.safetensors", generator, half=False)).cfg.drawing_head == "translator"
+    # the drawing discriminator takes the gray image's one channel whatever G_p's head is
+    rgb_head = dataclasses.replace(CFG.translator, out_channels=3, tanh=False)
+    SageConfig(**{**vars(cfg), "translator": rgb_head})
+    with pytest.raises(ValueError, match="input channels"):
+        SageConfig(**{**vars(CFG), "translator": rgb_head})
+    with pytest.raises(ValueError, match="drawing_head"):
+        dataclasses.replace(CFG, drawing_head="pencil")

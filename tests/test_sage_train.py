@@ -5,6 +5,7 @@ the drawings in the data set and the drawings script, and the shipped configs.""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import json
 import math
@@ -28,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 S = 32  # data side = the tiny curriculum's largest output
 
 TINY = tiny_sage_config()
+NO_TRANSLATOR = dataclasses.replace(TINY, drawing_head="image_decoder")  # the "no translator" ablation arm
 GROW = (T.Phase(0, 16, 1e-3, 1e-3, 15.0), T.Phase(2, 32, 1e-3, 1e-3, 15.0))  # 16² then 32², fade-in over 2 steps
 
 
@@ -155,19 +157,159 @@ def test_stages_chain_through_init_log_finite_losses_and_export(tmp_path):
     assert a.drawing.shape == (1, 1, 32, 32) and torch.equal(a.drawing, b.drawing)
 
 
-@pytest.mark.parametrize("stage", ["reconstruct", "adversarial", "translate"])
-def test_training_resumes_exactly(tmp_path, stage):
+RESUME_CASES = {
+    "reconstruct": ("reconstruct", {}),
+    "adversarial": ("adversarial", {}),
+    "translate": ("translate", {}),
+    "translate-end-to-end": ("translate", {"translate_train": "all"}),
+    "translate-no-translator": ("translate", {"translate_train": "all", "model": NO_TRANSLATOR}),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUME_CASES))
+def test_training_resumes_exactly(tmp_path, case):
     """Killed after step 3 (checkpoint at 2), resumed to 4: the same weights and EMA as the unbroken run."""
-    full_cfg = tiny_config(tmp_path / "a", stage, 4, augment=T.DiffAugmentConfig(policy="translation"))
+    stage, kw = RESUME_CASES[case]
+    full_cfg = tiny_config(tmp_path / "a", stage, 4, augment=T.DiffAugmentConfig(policy="translation"), **kw)
     full = T.Task(full_cfg, SyntheticFaces(4))
     run_training(full, full_cfg.loop, full_cfg)
-    cut = tiny_config(tmp_path / "b", stage, 3, augment=T.DiffAugmentConfig(policy="translation"))
+    cut = tiny_config(tmp_path / "b", stage, 3, augment=T.DiffAugmentConfig(policy="translation"), **kw)
     run_training(T.Task(cut, SyntheticFaces(4)), cut.loop, cut)
     torch.manual_seed(999)
-    again = tiny_config(tmp_path / "b", stage, 4, augment=T.DiffAugmentConfig(policy="translation"))
+    again = tiny_config(tmp_path / "b", stage, 4, augment=T.DiffAugmentConfig(policy="translation"), **kw)
     resumed = T.Task(again, SyntheticFaces(4))
     run_training(resumed, again.loop, again)
     assert torch.equal(weights(full), weights(resumed))
+    if kw.get("translate_train") == "all":  # the end-to-end run's optimizer holds the projector (its state resumed too)
+        in_opt = {id(p) for gr in full.optimizers["G"].param_groups for p in gr["params"]}
+        g = full.modules["G"]
+        assert {id(p) for p in [*g.field.parameters(), *g.mapping.parameters()]} <= in_opt
+
+
+# --------------------------------------------------------------------------- the ablation arms of stage=translate
+
+
+def parts_changed(before: dict[str, torch.Tensor], g: torch.nn.Module) -> dict[str, bool]:
+    """Per part of G (mapping, field, semantic_decoder, image_decoder, translator): whether any weight moved."""
+    now = g.state_dict()
+    out: dict[str, bool] = {}
+    for k, v in before.items():
+        part = k.split(".")[0]
+        out[part] = out.get(part, False) or not torch.equal(v, now[k])
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_init(tmp_path_factory) -> dict[str, Path]:
+    """A tiny G (random, written as a .safetensors init) per drawing head, so runs can be compared with their start."""
+    out = {}
+    for name, model in (("translator", TINY), ("image_decoder", NO_TRANSLATOR)):
+        torch.manual_seed(1)
+        out[name] = T.save_generator(tmp_path_factory.mktemp("init") / f"{name}.safetensors", T.SageGenerator(model), half=False)
+    return out
+
+
+# (translate_train, drawing_head) -> the parts that must learn; every other part must stay bit for bit
+ARMS = {
+    ("translator", "translator"): {"translator"},
+    ("decoders", "translator"): {"translator", "semantic_decoder", "image_decoder"},  # the paper's Stage II
+    ("all", "translator"): {"translator", "semantic_decoder", "image_decoder", "mapping", "field"},  # end-to-end
+    ("decoders", "image_decoder"): {"semantic_decoder", "image_decoder"},  # no translator
+    ("all", "image_decoder"): {"semantic_decoder", "image_decoder", "mapping", "field"},
+}
+
+
+@pytest.mark.parametrize("train, head", list(ARMS))
+def test_translate_trains_exactly_the_parts_of_its_mode(tmp_path, tiny_init, train, head):
+    model = TINY if head == "translator" else NO_TRANSLATOR
+    cfg = tiny_config(tmp_path / "t", "translate", 2, init=str(tiny_init[head]), translate_train=train, model=model,
+                      loop=dict(ema_decay=0.0, validate_every=0, sample_every=100))  # fmt: skip
+    task = T.Task(cfg, SyntheticFaces(4))
+    before = {k: v.clone() for k, v in T.load_generator(tiny_init[head]).state_dict().items()}
+    run_training(task, cfg.loop, cfg)
+    g = task.modules["G"]
+    changed = parts_changed(before, g)
+    assert {p for p, c in changed.items() if c} == ARMS[train, head], changed
+    # the optimizer holds exactly the trainable parameters, and they are exactly the learning parts'
+    in_opt = {id(p) for gr in task.optimizers["G"].param_groups for p in gr["params"]}
+    trainable = {n.split(".")[0] for n, p in g.named_parameters() if p.requires_grad}
+    assert trainable == ARMS[train, head]
+    assert in_opt == {id(p) for p in g.parameters() if p.requires_grad}
+    finite_losses(rows(tmp_path / "t")[-1], {"d_drawing", "g_drawing", "loss_g"})
+
+
+def test_no_translator_draws_the_gray_image_and_exports_it(tmp_path, tiny_init):
+    """The no-translator arm: its drawing is the image decoder's output in gray, in training, in the exported
+    weights and in MultiViewGenerator; G_p is left as it was."""
+    from apdraw.multiview import MultiViewGenerator
+
+    cfg = tiny_config(tmp_path / "n", "translate", 2, init=str(tiny_init["image_decoder"]), model=NO_TRANSLATOR,
+                      loop=dict(validate_every=2, sample_every=2))  # fmt: skip
+    task = T.Task(cfg, SyntheticFaces(4))
+    run_training(task, cfg.loop, cfg)
+    assert (tmp_path / "n" / "samples" / "step_0000002.png").exists()
+    finite_losses(rows(tmp_path / "n", "val.csv")[-1], {"class_hist_l1", "ink_gap"})
+    out = T.export(tmp_path / "n" / "checkpoints" / "latest.pt", tmp_path / "n.safetensors", half=False)
+    g = T.load_generator(out)
+    assert g.cfg.drawing_head == "image_decoder" and g.cfg == NO_TRANSLATOR
+    start = T.load_generator(tiny_init["image_decoder"])
+    for k, v in start.translator.state_dict().items():
+        assert torch.equal(v, g.translator.state_dict()[k]), k
+    z = torch.randn(2, TINY.mapping.z_dim)
+    yaw = pitch = torch.full((2,), math.pi / 2)
+    with torch.no_grad():
+        o = g(z, yaw, pitch, generator=torch.Generator().manual_seed(0))
+    assert o.drawing.shape == (2, 1, S, S)
+    assert torch.equal(o.drawing, o.image.mean(1, keepdim=True).clamp(-1, 1))
+    mv = MultiViewGenerator(g)
+    p = mv.render_parts(3, 10.0)
+    expect = ((p.image[0].mean(0).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    assert np.array_equal(mv.translate(p.image, p.semantic), expect)
+    assert np.array_equal(mv.render(3, 10.0).drawing, expect)
+    # a generator with G_p draws differently from the same weights (the flag is what decides)
+    with_gp = T.SageGenerator(TINY).eval()
+    with_gp.load_state_dict(g.state_dict())
+    with torch.no_grad():
+        assert not torch.equal(with_gp(z, yaw, pitch, generator=torch.Generator().manual_seed(0)).drawing, o.drawing)
+
+
+def test_unet_arm_starts_from_a_stage_i_checkpoint_with_its_own_translator(tmp_path):
+    """model.translator.spade_levels=0 (the U-Net arm) from an earlier stage whose G_p has SPADE blocks: every other
+    weight is the init's, G_p is this run's own; from a translate checkpoint a different G_p still does not fit."""
+    from apdraw.persistence import read_checkpoint
+
+    rec = tiny_config(tmp_path / "rec", "reconstruct", 1, loop=dict(validate_every=0, sample_every=100))
+    run_training(T.Task(rec, SyntheticFaces(2)), rec.loop, rec)
+    init = str(tmp_path / "rec" / "checkpoints" / "latest.pt")
+    unet = dataclasses.replace(TINY, translator=dataclasses.replace(TINY.translator, spade_levels=0))
+    cfg = tiny_config(tmp_path / "u", "translate", 1, init=init, model=unet, translate_train="translator",
+                      loop=dict(validate_every=0, sample_every=100))  # fmt: skip
+    task = T.Task(cfg, SyntheticFaces(2))
+    run_training(task, cfg.loop, cfg)
+    start = read_checkpoint(init)["modules"]["G"]
+    now = task.modules["G"].state_dict()
+    assert all(torch.equal(v, now[k]) for k, v in start.items() if not k.startswith("translator."))
+    assert not any(isinstance(b, T.nn.Module) and "Spade" in type(b).__name__ for b in task.modules["G"].translator.blocks)
+    with pytest.raises(TrainingSetupError, match="does not fit"):  # a trained G_p of another build is not dropped
+        back = tiny_config(tmp_path / "v", "translate", 1, init=str(tmp_path / "u" / "checkpoints" / "latest.pt"))
+        run_training(T.Task(back, SyntheticFaces(2)), back.loop, back)
+
+
+def test_ablation_config_errors():
+    with pytest.raises(ValueError, match="translate_train=decoders or all"):
+        T.Config(model=NO_TRANSLATOR, curriculum=GROW, translate_train="translator")
+    with pytest.raises(ValueError, match="translate_train must be"):
+        T.Config(model=TINY, curriculum=GROW, translate_train="everything")
+    with pytest.raises(ValueError, match="drawing_head"):
+        dataclasses.replace(TINY, drawing_head="pencil")
+    T.Config(model=NO_TRANSLATOR, curriculum=GROW, translate_train="all")  # allowed
+    from apdraw.config import ConfigError
+
+    path = REPO / "src" / "apdraw" / "configs" / "sage_translate.yaml"
+    with pytest.raises(ConfigError, match="no translator"):
+        load_config(T.Config, path, ["model.drawing_head=image_decoder", "translate_train=translator"])
+    with pytest.raises(ConfigError, match="drawing_head"):
+        load_config(T.Config, path, ["model.drawing_head=gray"])
 
 
 def test_setup_errors(tmp_path):
@@ -253,3 +395,108 @@ def test_drawings_script_crops_the_photo_frame_as_the_data_set():
     out = mod.draw_in_crop(pipe, photo, 32, 8 / 9)
     assert out.shape == (32, 32) and np.array_equal(out, centre_crop_resize(canvas, 32, 8 / 9))
     assert mod.draw_in_crop(lambda p: [], photo, 32, 8 / 9) is None
+
+
+# --------------------------------------------------------------------------- scripts/ablate_sage.py
+
+
+def _ablate():
+    import sys
+
+    spec = importlib.util.spec_from_file_location("ablate_sage", REPO / "scripts" / "ablate_sage.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["ablate_sage"] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_ablation_arms_are_valid_configs_of_the_right_kind(tmp_path):
+    A = _ablate()
+    assert [a.name for a in A.ARMS] == ["spade_unet", "unet", "no_translator", "end_to_end"]
+    cfgs = {}
+    for arm in A.ARMS:
+        cmd = A.command(arm, tmp_path, 30.0, 40.0, "s1.pt", "map.pt")
+        assert cmd[1:7] == ["-m", "apdraw", "train", "sage", "-c", str(A.CONFIG)]
+        cfgs[arm.name] = cfg = load_config(T.Config, A.CONFIG, cmd[7:])
+        assert cfg.stage == "translate" and cfg.loop.clock == "cpu" and cfg.loop.threads == 1
+        assert cfg.loop.out_dir == str(tmp_path / arm.name)
+    base = load_config(T.Config, A.CONFIG)
+    two_stage = ("spade_unet", "unet", "no_translator")
+    for name in two_stage:
+        c = cfgs[name]
+        assert c.init == "s1.pt" and c.loop.max_minutes == 30.0 and c.translate_train == "decoders"
+        assert c.curriculum == base.curriculum and c.real_pose == base.real_pose
+    assert cfgs["spade_unet"].model == base.model and cfgs["spade_unet"].model.translator.spade_levels == 2
+    assert cfgs["unet"].model.translator.spade_levels == 0 and cfgs["unet"].model.drawing_head == "translator"
+    assert cfgs["no_translator"].model == dataclasses.replace(base.model, drawing_head="image_decoder")
+    e = cfgs["end_to_end"]
+    assert e.init == "map.pt" and e.translate_train == "all" and e.loop.max_minutes == 70.0  # Stage I + Stage II minutes
+    assert e.model == base.model and e.curriculum[0].pos_lambda > 0 and e.real_pose and e.pose_warmup > 0
+    assert A.command(A.BY_NAME["unet"], tmp_path, 1, 2, "a", "b", "DIR")[7:].count("drawings_dir=DIR") == 1
+
+
+def _fake_eval(yaws, deltas, photo=True, scale=1.0):
+    return {"swd": {str(y): scale * (50 + abs(y)) for y in yaws}, "floor_swd": 12.5, "n_ref": 16,
+            "swd_spread": scale * 80 / 50, "consistency": {str(d): {"pixel_agreement": 0.9 - d / 100, "miou": 0.5, "pairs": 9} for d in deltas},
+            "has_photo": photo, "detection": 0.25 if photo else None}  # fmt: skip
+
+
+def test_ablation_table_from_fake_numbers():
+    A = _ablate()
+    yaws, deltas = [-30, 0, 30], [10, 15]
+    settings = {"seeds": 16, "yaws": yaws, "deltas": deltas, "pitch": 0.0, "truncation": 0.7}
+    meta = {"minutes": 30, "stage1_minutes": 41.5, "arms": {"spade_unet": {"budget_minutes": 30}, "end_to_end": {"budget_minutes": 71.5}}}
+    rows = [{"arm": "spade_unet", "steps": 812.0, "cpu_min": 30.02, "eval": _fake_eval(yaws, deltas)},
+            {"arm": "unet", "steps": None, "cpu_min": None, "eval": None},
+            {"arm": "no_translator", "steps": 900.0, "cpu_min": 30.1, "eval": _fake_eval(yaws, deltas, photo=False, scale=2)},
+            {"arm": "end_to_end", "steps": 1500.0, "cpu_min": 71.6, "eval": _fake_eval(yaws, deltas)}]  # fmt: skip
+    text = A.table(rows, settings, meta)
+    lines = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(lines) == 4
+    header = next(line for line in text.splitlines() if line.startswith("| arm"))
+    n_cols = header.count("|")
+    assert all(line.count("|") == n_cols for line in lines)  # every row fills every column
+    spade, unet, no_t, e2e = lines
+    assert "| 812 | 30.0 (30) | 80.0 | 50.0 | 80.0 | 1.60× | 0.800 / 0.500 | 0.750 / 0.500 | 25% |" in spade
+    assert "(no export)" in unet
+    assert "| 160.0 | 100.0 | 160.0 | 3.20× |" in no_t and no_t.endswith("| – |")
+    assert "71.6 (71.5)" in e2e
+    assert "41.5 CPU minutes of Stage I" in text and "floor, real half A vs half B: 12.5" in text
+
+
+def test_ablation_report_scores_exports_and_writes_the_doc(tmp_path, tiny_sage_weights, imagenet_mobilenet_v2, capsys):
+    """report on tiny random exports (spade_unet, and no_translator saved with the gray drawing head): the table in a doc
+    copy, the scores cached (a second report scores nothing again)."""
+    import shutil
+
+    from PIL import Image
+
+    A = _ablate()
+    out = tmp_path / "abl"
+    (out / "spade_unet" / "export").mkdir(parents=True)
+    shutil.copy(tiny_sage_weights, out / "spade_unet" / "export" / "sage.safetensors")
+    (out / "spade_unet" / "log.csv").write_text("step,train_cpu_min\n5,0.5\n7,0.7\n")
+    g = T.load_generator(tiny_sage_weights)
+    g.cfg = dataclasses.replace(g.cfg, drawing_head="image_decoder")
+    T.save_generator(out / "no_translator" / "export" / "sage.safetensors", g)
+    drawings = tmp_path / "drawings"
+    drawings.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(np.clip(220 + rng.normal(0, 40, (64, 64)), 0, 255).astype(np.uint8)).save(drawings / f"d{i}.png")
+    doc = tmp_path / "SAGE.md"
+    doc.write_text("# SAGE\n\n## Ablations\n\nText.\n\n<!-- sage-ablation:start -->\n<!-- sage-ablation:end -->\n\n## After\n")
+    argv = ["report", "--out", str(out), "--seeds", "2", "--yaws", "-10,0,10", "--drawings-dir", str(drawings),
+            "--feature-size", "64", "--doc", str(doc), "--write-doc"]  # fmt: skip
+    assert A.main(argv) == 0
+    assert capsys.readouterr().out.count("scoring ") == 2
+    r = json.loads((out / "no_translator" / "ablation_eval.json").read_text())["result"]
+    assert r["drawing_head"] == "image_decoder" and not r["has_photo"] and r["detection"] is None
+    assert set(r["swd"]) == {"-10", "0", "10"} and r["swd_spread"] >= 1 and set(r["consistency"]) == {"10", "15"}
+    s = json.loads((out / "spade_unet" / "ablation_eval.json").read_text())["result"]
+    assert s["has_photo"] and s["drawing_head"] == "translator"
+    text = doc.read_text()
+    assert text.count("sage-ablation:start") == 1 and text.endswith("## After\n") and "Text." in text
+    block = text.split("<!-- sage-ablation:start -->")[1].split("<!-- sage-ablation:end -->")[0]
+    assert "`spade_unet`" in block and "| 7 | 0.7" in block and "`end_to_end`" in block and "(no export)" in block
+    assert A.main(argv) == 0 and "scoring " not in capsys.readouterr().out  # cached

@@ -621,7 +621,11 @@ class MultiViewGenerator:
 
     def translate(self, image: torch.Tensor | np.ndarray, semantic_logits: torch.Tensor | np.ndarray) -> np.ndarray:
         """G_p: the image decoder's RGB (1, 3, S, S) or (3, S, S) and class logits (1, 19, h, w) or (19, h, w)
-        (e.g. :func:`edit_semantic`'s) -> the drawing, (S, S) uint8, 255 = paper."""
+        (e.g. :func:`edit_semantic`'s) -> the drawing, (S, S) uint8, 255 = paper.
+
+        Exactly the generator's own drawing (:meth:`~apdraw.models.sage.SageGenerator.draw`): a generator
+        trained without a translator (``cfg.drawing_head="image_decoder"``, an ablation) draws the image in
+        gray and ignores the logits, so semantic edits do not change its drawing."""
 
         def batch1(x: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
             t = torch.as_tensor(np.asarray(x, np.float32) if not isinstance(x, torch.Tensor) else x)
@@ -632,5 +636,5 @@ class MultiViewGenerator:
 
         x, seg = batch1(image, "image"), batch1(semantic_logits, "semantic_logits")
         with torch.no_grad(), torch_threads(self.num_threads, self.device):
-            drawing = self.generator.translator(x, seg)
+            drawing = self.generator.draw(x, seg)
         return _to_u8(drawing[0].float().clamp(-1, 1).mean(0))  # one channel (the original's G_p: 3, averaged)

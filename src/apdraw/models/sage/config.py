@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 from apdraw.models.sage.decoders import DecoderConfig
 from apdraw.models.sage.discriminators import DiscriminatorConfig
@@ -21,7 +22,15 @@ from apdraw.models.sage.translator import TranslatorConfig
 
 @dataclass
 class SageConfig:
-    """All part configs of SAGE; the defaults are the paper's size. Checks that the parts fit together."""
+    """All part configs of SAGE; the defaults are the paper's size. Checks that the parts fit together.
+
+    ``drawing_head`` says what makes the drawing (:meth:`apdraw.models.sage.SageGenerator.draw`):
+    ``"translator"`` the SPADE U-Net G_p (the paper); ``"image_decoder"`` the image decoder's RGB
+    averaged to one gray channel and clamped to [-1, 1] (**ours**, the "no translator" ablation arm:
+    G_p is then built but never run, and the image decoder is trained into the drawing). It lives
+    here, not in the training config, so that a weight file (:func:`apdraw.models.sage.save_generator`
+    stores this config) renders its drawings the way it was trained.
+    """
 
     mapping: MappingConfig = dataclasses.field(default_factory=MappingConfig)
     field: FieldConfig = dataclasses.field(default_factory=FieldConfig)
@@ -31,8 +40,11 @@ class SageConfig:
     image: DecoderConfig = dataclasses.field(default_factory=DecoderConfig)
     translator: TranslatorConfig = dataclasses.field(default_factory=TranslatorConfig)
     discriminator: DiscriminatorConfig = dataclasses.field(default_factory=DiscriminatorConfig)
+    drawing_head: Literal["translator", "image_decoder"] = "translator"  # what draws (class doc); ours: image_decoder
 
     def __post_init__(self) -> None:
+        if self.drawing_head not in ("translator", "image_decoder"):
+            raise ValueError(f"drawing_head must be 'translator' or 'image_decoder', got {self.drawing_head!r}")
         m, f = self.mapping, self.field
         if m.film_layers != f.film_layers or m.film_width != f.hidden:
             raise ValueError(
@@ -57,7 +69,8 @@ class SageConfig:
             raise ValueError(
                 f"the translator takes RGB and {self.semantic.out_channels} semantic channels, got {t.in_channels}, {t.semantic_channels}"
             )
-        if d.semantic_channels != self.semantic.out_channels or d.drawing_channels != t.out_channels or d.image_channels != 3:
+        drawing_channels = 1 if self.drawing_head == "image_decoder" else t.out_channels  # the gray image is one channel
+        if d.semantic_channels != self.semantic.out_channels or d.drawing_channels != drawing_channels or d.image_channels != 3:
             raise ValueError("the discriminators' input channels must match the semantic classes, the drawing and RGB")
         if self.semantic.input_resolution % t.factor:
             raise ValueError(f"decoder outputs must be divisible by the translator's {t.factor}")

@@ -4,7 +4,9 @@ z -> mapping -> (w_c, w_s); the FiLM-SIREN field is volume-rendered from a camer
 to a feature map (plus NeRF RGB and depth); in training a second view is
 rendered, warped into the first with its depth and mixed into its features; the
 semantic decoder turns the features into class logits and the image decoder into
-a photo, and the SPADE U-Net translates photo + (detached) logits into the drawing.
+a photo, and the SPADE U-Net translates photo + (detached) logits into the drawing
+(:meth:`SageGenerator.draw`; with ``cfg.drawing_head="image_decoder"``, the "no translator"
+ablation, the drawing is the image decoder's output in gray instead).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "sage_compac
 class SageOutput:
     """One generator pass; S = the output size, R = the render resolution.
 
-    drawing (B, 1, S, S) in [-1, 1] (None without ``translate``); image (B, 3, S, S)
+    drawing (B, 1, S, S) in [-1, 1] (None without ``translate``; :meth:`SageGenerator.draw`); image (B, 3, S, S)
     raw RGB of the image decoder; semantic (B, 19, S, S) class logits; nerf_rgb
     (B, 3, R, R) in [-1, 1]; depth (B, 1, R, R); features (B, C, R, R) as decoded
     (mixed with the auxiliary view when it was rendered); cameras (the primary
@@ -70,6 +72,19 @@ class SageGenerator(nn.Module):
         """Volume-render the field of ``latent`` (batch B) from ``cameras`` (B): see :class:`VolumeRenderer`."""
         return self.renderer(lambda p, d: self.field(p, d, latent), cameras, nerf_noise, generator)
 
+    def draw(self, image: torch.Tensor, semantic: torch.Tensor) -> torch.Tensor:
+        """The drawing of a decoded view, as ``cfg.drawing_head`` says; every drawing the generator makes comes from here.
+
+        image (B, 3, S, S): the image decoder's raw RGB; semantic (B, 19, h, w): class logits (detached:
+        no gradient reaches the semantic decoder through the drawing). Returns (B, out, S, S) in [-1, 1]:
+        ``"translator"``: G_p(image, semantic) (out = ``cfg.translator.out_channels``); ``"image_decoder"``:
+        the mean of the three channels clamped to [-1, 1] (out = 1, the translator's Tanh range; the
+        semantic map is not used and G_p not run).
+        """
+        if self.cfg.drawing_head == "image_decoder":
+            return image.mean(1, keepdim=True).clamp(-1.0, 1.0)
+        return self.translator(image, semantic.detach())
+
     def forward(
         self,
         z: torch.Tensor | Latent,
@@ -90,8 +105,8 @@ class SageGenerator(nn.Module):
         configured distribution. output_size: a decoder size (None: the largest).
         alpha: fade-in of the newest decoder scale. nerf_noise: density noise std.
         stereo: render the auxiliary view (None: in training mode while
-        ``cfg.stereo.enabled``). translate: run the translator (the original does
-        at its fine-tuning stage only). generator: for every random draw (cameras,
+        ``cfg.stereo.enabled``). translate: make the drawing (:meth:`draw`; the original
+        runs its translator at the fine-tuning stage only). generator: for every random draw (cameras,
         jitter, noise, mixup), so a seeded one makes a pass reproducible.
         """
         latent = z if isinstance(z, Latent) else self.mapping(z)
@@ -118,7 +133,7 @@ class SageGenerator(nn.Module):
             warped_rgb = warped[:, c:]
         semantic = self.semantic_decoder(features, latent.code, output_size, alpha)
         image = self.image_decoder(features, latent.code, output_size, alpha)
-        drawing = self.translator(image, semantic.detach()) if translate else None
+        drawing = self.draw(image, semantic) if translate else None
         return SageOutput(drawing, image, semantic, view.rgb, view.depth, features, cameras, warped_rgb, aux)
 
 

@@ -43,10 +43,27 @@ Four stages, chained through ``init`` (each starts from the previous one's ``lat
   with D_p (drawings) and D_s only (no D_I, no L_rec), pos_λ·½(MSE_p + MSE_s). As the
   original (SPEC C.4: ``decoder`` and ``decoder_parsing`` are optimised; the U-Net is
   inside ``decoder``), ``translate_train=decoders`` trains both decoders and G_p;
-  ``translator`` trains G_p alone. The real drawings are synthetic (**ours**: made from
+  ``translator`` trains G_p alone (``all``: end-to-end, below). The real drawings are synthetic (**ours**: made from
   the CelebAMask-HQ-mini photos by this project's 2D styles, ``scripts/sage_drawings.py``;
   the paper's own drawing sets are not all released). No stereo view in this stage
   (**ours**: its only use is L_rec and the mixup of a field that is frozen now).
+
+Ablation arms of the paper's Table 2 (**ours**, as we define them; ``scripts/ablate_sage.py`` runs them):
+
+* ``translate_train=all``, **end-to-end** (the paper's "w/o two-stage" comparison as we define
+  it): in stage=translate nothing is frozen. The mapping network, the field, both decoders and
+  G_p learn from D_p and D_s plus the pose term, the features rendered with gradients; no stereo
+  view and no L_rec (Stage II has none). Meant to start from the warm start directly
+  (``init`` = the map stage's ``latest.pt``), skipping Stage I; both discriminators then start
+  fresh, so ``real_pose`` and ``pose_warmup`` (as in Stage I) and pos_λ > 0 (the only 3D
+  supervision left) belong with it.
+* ``model.drawing_head=image_decoder``, **no translator**: the drawing is the image decoder's
+  RGB averaged to one gray channel and clamped to [-1, 1] (the range of G_p's Tanh, what D_p
+  takes; :meth:`apdraw.models.sage.SageGenerator.draw`), G_p is neither run nor trained, and the
+  decoders learn to draw (so ``translate_train`` must be ``decoders`` or ``all``). It is a model
+  setting, stored with the weights, so the exported generator draws the same way
+  (:mod:`apdraw.multiview`).
+* The plain U-Net instead of the SPADE U-Net: ``model.translator.spade_levels=0``.
 
 Additions for CPU runs, all **ours** and off unless set: ``pose_source=data`` renders the
 fakes at the real batch's estimated poses (instead of the prior N(π/2, 0.3) ×
@@ -155,8 +172,9 @@ class Config:
     # Ours: fitting the mapping network (stage=map).
     map_lr: float = 1e-3
     map_projections: int = 128  # random directions of the sliced Wasserstein distance per step
-    # Stage II: what learns besides nothing of the frozen projector.
-    translate_train: Literal["decoders", "translator"] = "decoders"  # decoders: both decoders + G_p (the original)
+    # Stage II: what learns. decoders: both decoders + G_p (the original); translator: G_p alone; all: also
+    # the mapping network and the field (ours, the end-to-end ablation; module doc). G_p only with drawing_head=translator.
+    translate_train: Literal["decoders", "translator", "all"] = "decoders"
     # Validation and previews.
     val_items: int = 4  # reconstruct: held-out photos (codes fitted with the networks frozen) and training ones
     val_fit_steps: int = 30  # Adam steps fitting a held-out photo's code
@@ -189,6 +207,11 @@ class Config:
                              "r1_every and map_projections >= 1")  # fmt: skip
         if self.sample_rows < 1 or not self.sample_yaws:
             raise ValueError("sample_rows must be >= 1 and sample_yaws non-empty")
+        if self.translate_train not in ("decoders", "translator", "all"):
+            raise ValueError(f"translate_train must be 'decoders', 'translator' or 'all', got {self.translate_train!r}")
+        if m.drawing_head == "image_decoder" and self.translate_train == "translator":
+            raise ValueError("model.drawing_head=image_decoder (no translator) draws with the image decoder, so "
+                             "translate_train=translator would train nothing: use translate_train=decoders or all")  # fmt: skip
 
     @property
     def resolution(self) -> int:
@@ -218,6 +241,18 @@ class CodeIndices(torch.utils.data.Dataset):
     def __getitem__(self, key) -> dict[str, torch.Tensor]:
         i = key.index if hasattr(key, "index") else int(key)
         return {"index": torch.tensor(i, dtype=torch.int64)}
+
+
+def translate_trained(g: SageGenerator, translate_train: str) -> list[nn.Module]:
+    """The parts of G that learn in stage=translate: G_p (when it draws, ``drawing_head=translator``), both
+    decoders (``decoders``, ``all``), and the mapping network and field (``all``, end-to-end). The renderer and the
+    stereo view have no parameters."""
+    parts: list[nn.Module] = [g.translator] if g.cfg.drawing_head == "translator" else []
+    if translate_train in ("decoders", "all"):
+        parts += [g.semantic_decoder, g.image_decoder]
+    if translate_train == "all":
+        parts += [g.mapping, g.field]
+    return parts
 
 
 def latent_of(g: SageGenerator, w: torch.Tensor) -> Latent:
@@ -335,9 +370,9 @@ class Task(TrainTask):
             self.optimizers["G"] = adam([p for m in parts for p in m.parameters()], lr_g, cfg.betas)
             for name in ("D_image", "D_semantic"):
                 self.optimizers[name] = adam(self.modules[name].parameters(), lr_d, cfg.betas)
-        else:  # translate: the feature projector (mapping network + field) frozen
+        else:  # translate: the feature projector (mapping network + field) frozen, unless translate_train=all
             g.requires_grad_(False)
-            trained = [g.translator] + ([g.semantic_decoder, g.image_decoder] if cfg.translate_train == "decoders" else [])
+            trained = translate_trained(g, cfg.translate_train)
             for m in trained:
                 m.requires_grad_(True)
             self.optimizers["G"] = adam([p for m in trained for p in m.parameters()], lr_g, cfg.betas)
@@ -347,7 +382,11 @@ class Task(TrainTask):
             self.optimizers["P"] = adam(self.modules["P"].parameters(), lr_d, cfg.betas)
 
     def _load_init(self, modules: dict[str, nn.Module]) -> None:
-        """Start from another stage: every module of ``init`` that this stage has (G's live weights, not its EMA)."""
+        """Start from another stage: every module of ``init`` that this stage has (G's live weights, not its EMA).
+
+        One exception: stage=translate from an earlier stage (reconstruct, map, adversarial: none of them trains
+        G_p) whose G_p is built differently (e.g. ``model.translator.spade_levels=0``, the U-Net ablation) keeps
+        this run's own freshly initialised G_p; every other weight must fit."""
         path = self.config.init
         if not path:
             return
@@ -357,12 +396,34 @@ class Task(TrainTask):
                 return
             state = self._init_state
             for name, m in modules.items():
-                if name in state["modules"]:
-                    m.load_state_dict(checkpoint_module(state, name, prefer_ema=False, source=path))
+                if name not in state["modules"]:
+                    continue
+                weights = checkpoint_module(state, name, prefer_ema=False, source=path)
+                if name == "G" and self._untrained_translator_differs(state):
+                    weights = {k: v for k, v in weights.items() if not k.startswith("translator.")}
+                    missing, unexpected = m.load_state_dict(weights, strict=False)
+                    wrong = [k for k in missing if not k.startswith("translator.")] + list(unexpected)
+                    if wrong:
+                        raise RuntimeError(f"Error(s) in loading state_dict for SageGenerator:\n    keys that do not fit: {wrong[:8]}")
+                else:
+                    m.load_state_dict(weights)
         except (RuntimeError, KeyError, ValueError) as exc:
             lines = str(exc).splitlines()
             detail = (lines[1] if len(lines) > 1 else lines[0]).strip()[:240]
             raise TrainingSetupError(f"init {path} does not fit this run's networks: {detail}") from None
+
+    def _untrained_translator_differs(self, state: dict) -> bool:
+        """stage=translate, ``init`` from a stage that never trains G_p, and its G_p built with another config."""
+        from apdraw.config import ConfigError, from_dict
+
+        init_cfg = state.get("config") or {}
+        if self.config.stage != "translate" or init_cfg.get("stage") not in ("reconstruct", "map", "adversarial"):
+            return False
+        try:
+            theirs = from_dict(SageConfig, init_cfg.get("model", {})).translator
+        except ConfigError:
+            return False  # let the strict load say what does not fit
+        return theirs != self.config.model.translator
 
     # ------------------------------------------------------------------ schedule
 
@@ -452,14 +513,15 @@ class Task(TrainTask):
                 if out.warped_rgb is not None:
                     fake["reproj"] = reprojection_loss(out.nerf_rgb.float(), out.warped_rgb.float(), cfg.loss.reproj_l1_weight)
             else:
-                with torch.no_grad():  # the frozen feature projector
+                train = cfg.translate_train
+                # the feature projector: frozen (no gradients) unless end-to-end; never the stereo view here
+                with contextlib.nullcontext() if train == "all" else torch.no_grad():
                     latent = g.mapping(z)
                     view = g.render(latent, Cameras.from_angles(yaw.to(like), pitch.to(like), cfg.model.renderer.radius), noise)
-                decoders = contextlib.nullcontext() if cfg.translate_train == "decoders" else torch.no_grad()
-                with decoders:
+                with contextlib.nullcontext() if train in ("decoders", "all") else torch.no_grad():
                     semantic = g.semantic_decoder(view.features, latent.code, phase.size, alpha)
                     image = g.image_decoder(view.features, latent.code, phase.size, alpha)
-                fake = {"drawing": g.translator(image, semantic.detach()), "semantic": semantic}
+                fake = {"drawing": g.draw(image, semantic), "semantic": semantic}  # G_p, or the gray image (no translator)
         fake.update(yaw=yaw, pitch=pitch)
         return fake
 
