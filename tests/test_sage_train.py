@@ -140,12 +140,13 @@ def test_stages_chain_through_init_log_finite_losses_and_export(tmp_path):
     run_training(task, tr.loop, tr)
     finite_losses(rows(tmp_path / "tr")[-1], {"d_drawing", "d_semantic", "g_drawing", "g_semantic", "loss_g"})
     finite_losses(rows(tmp_path / "tr", "val.csv")[-1], {"class_hist_l1", "ink_gap"})
-    a_state = read_checkpoint(tmp_path / "adv" / "checkpoints" / "latest.pt")["modules"]
+    a_ckpt = read_checkpoint(tmp_path / "adv" / "checkpoints" / "latest.pt")
+    a_ema = a_ckpt["ema"]["G"]  # Stage II starts from Stage I's EMA of G (the generator Stage I exports)
     t_state = read_checkpoint(tmp_path / "tr" / "checkpoints" / "latest.pt")["modules"]
     assert set(t_state) == {"G", "D_drawing", "D_semantic"}
     for k in ("mapping.head.weight", "field.trunk.0.linear.weight"):
-        assert torch.equal(a_state["G"][k], t_state["G"][k])
-    assert not torch.equal(a_state["G"]["translator.head.weight"], t_state["G"]["translator.head.weight"])
+        assert torch.equal(a_ema[k], t_state["G"][k]) and not torch.equal(a_ckpt["modules"]["G"][k], a_ema[k])
+    assert not torch.equal(a_ema["translator.head.weight"], t_state["G"]["translator.head.weight"])
     # export: the whole generator, fp16, loads and draws deterministically
     out = T.export(tmp_path / "tr" / "checkpoints" / "latest.pt", tmp_path / "sage.safetensors")
     g = T.load_generator(out)
@@ -286,7 +287,9 @@ def test_unet_arm_starts_from_a_stage_i_checkpoint_with_its_own_translator(tmp_p
                       loop=dict(validate_every=0, sample_every=100))  # fmt: skip
     task = T.Task(cfg, SyntheticFaces(2))
     run_training(task, cfg.loop, cfg)
-    start = read_checkpoint(init)["modules"]["G"]
+    state = read_checkpoint(init)
+    start = state["ema"]["G"]  # stage=translate starts from the earlier stage's EMA of G, the generator it exports
+    assert any(not torch.equal(v, state["modules"]["G"][k]) for k, v in start.items())  # (so the check below can tell)
     now = task.modules["G"].state_dict()
     assert all(torch.equal(v, now[k]) for k, v in start.items() if not k.startswith("translator."))
     assert not any(isinstance(b, T.nn.Module) and "Spade" in type(b).__name__ for b in task.modules["G"].translator.blocks)

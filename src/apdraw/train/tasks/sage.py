@@ -382,7 +382,11 @@ class Task(TrainTask):
             self.optimizers["P"] = adam(self.modules["P"].parameters(), lr_d, cfg.betas)
 
     def _load_init(self, modules: dict[str, nn.Module]) -> None:
-        """Start from another stage: every module of ``init`` that this stage has (G's live weights, not its EMA).
+        """Start from another stage: every module of ``init`` that this stage has.
+
+        G's live weights, except for stage=translate, which takes G's EMA where ``init`` has one: Stage II
+        freezes the projector, so it freezes the generator Stage I exports (its EMA). Measured: after our
+        40-minute Stage I the live G decoded noise while its EMA still rendered faces (docs/SAGE.md).
 
         One exception: stage=translate from an earlier stage (reconstruct, map, adversarial: none of them trains
         G_p) whose G_p is built differently (e.g. ``model.translator.spade_levels=0``, the U-Net ablation) keeps
@@ -398,7 +402,8 @@ class Task(TrainTask):
             for name, m in modules.items():
                 if name not in state["modules"]:
                     continue
-                weights = checkpoint_module(state, name, prefer_ema=False, source=path)
+                ema = name == "G" and self.config.stage == "translate"
+                weights = checkpoint_module(state, name, prefer_ema=ema, source=path)
                 if name == "G" and self._untrained_translator_differs(state):
                     weights = {k: v for k, v in weights.items() if not k.startswith("translator.")}
                     missing, unexpected = m.load_state_dict(weights, strict=False)
