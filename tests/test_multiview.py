@@ -1,5 +1,5 @@
 """Random SAGE identities from any viewpoint: `apdraw.multiview` and `apdraw generate`, on a tiny random generator
-saved in the export format (no trained weights are shipped yet)."""
+saved in the export format (the shipped styles' files are monkeypatched to tiny ones: the tests never read them)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from PIL import Image
 from conftest import tiny_sage_config
 
 from apdraw.cli import COMMANDS, main
+from apdraw.commands import generate as generate_command
 from apdraw.models.parser import PALETTE
-from apdraw.models.sage import Cameras, RendererConfig
+from apdraw.models.sage import Cameras, RendererConfig, SpadeUNet, load_generator, save_generator
 from apdraw.models.sage import generator as generator_module
 from apdraw.models.sage.renderer import project
 from apdraw.multiview import MultiViewGenerator, camera_angles
@@ -38,6 +39,29 @@ def weights(tiny_sage_weights) -> Path:
 @pytest.fixture(scope="module")
 def mv(weights) -> MultiViewGenerator:
     return MultiViewGenerator.from_pretrained(weights)
+
+
+def with_other_translator(weights: Path, out: Path, seed: int = 1) -> Path:
+    """The generator of ``weights`` with another random translator G_p, everything else the same (as the shipped
+    styles: trained translator-only from one checkpoint)."""
+    g = load_generator(weights)
+    torch.manual_seed(seed)
+    g.translator = SpadeUNet(g.cfg.translator)
+    return save_generator(out, g)
+
+
+@pytest.fixture(scope="module")
+def style_files(weights, tmp_path_factory) -> dict[str, Path]:
+    """Tiny stand-ins for the shipped styles' files: the same generator but for the translator."""
+    return {"apdrawinggan": weights, "npr": with_other_translator(weights, tmp_path_factory.mktemp("npr") / "npr.safetensors")}
+
+
+@pytest.fixture
+def shipped(style_files, monkeypatch) -> dict[str, Path]:
+    """The registry of shipped styles pointed at the tiny stand-ins."""
+    for style, path in style_files.items():
+        monkeypatch.setitem(generator_module.STYLE_WEIGHTS, style, path)
+    return style_files
 
 
 # --------------------------------------------------------------------------- the API
@@ -120,6 +144,53 @@ def test_angle_convention_matches_the_renderer():
     assert image_xy(0, 20)[1] < -0.05 and image_xy(0, -20)[1] > 0.05
 
 
+# --------------------------------------------------------------------------- styles
+
+
+def test_style_registry():
+    registry = generator_module.STYLE_WEIGHTS
+    assert tuple(registry) == generate_command.SAGE_STYLES == ("apdrawinggan", "npr")  # the CLI's copy agrees
+    assert generator_module.DEFAULT_STYLE == generate_command.DEFAULT_STYLE == "apdrawinggan"
+    assert generator_module.DEFAULT_WEIGHTS == registry["apdrawinggan"]
+    weights_dir = Path(generator_module.__file__).resolve().parents[2] / "weights"
+    assert registry["apdrawinggan"] == weights_dir / "sage_compact.safetensors"
+    assert registry["npr"] == weights_dir / "sage_compact_npr.safetensors"
+    assert generator_module.style_weights() == generator_module.style_weights("apdrawinggan") == registry["apdrawinggan"]
+    assert generator_module.style_weights("npr") == registry["npr"]
+    with pytest.raises(ValueError, match="unknown SAGE style 'pencil'.*apdrawinggan, npr"):
+        generator_module.style_weights("pencil")
+    assert generator_module.resolve_weights("x.safetensors") == Path("x.safetensors")  # a given path, as given
+
+
+def test_styles_share_the_identity_and_differ_in_the_drawing(shipped, weights):
+    default = MultiViewGenerator.from_pretrained()
+    named = MultiViewGenerator.from_pretrained(style="apdrawinggan")
+    npr = MultiViewGenerator.from_pretrained(style="npr")
+    direct = MultiViewGenerator.from_pretrained(weights)
+    a, b, c, d = (m.render(4, -15, pitch_deg=5) for m in (default, named, npr, direct))
+    for k in ("drawing", "photo", "semantic"):
+        assert np.array_equal(getattr(a, k), getattr(b, k)) and np.array_equal(getattr(a, k), getattr(d, k))
+    # npr: the same face (mapping, field, decoders), another translator
+    assert np.array_equal(c.photo, a.photo) and np.array_equal(c.semantic, a.semantic)
+    assert torch.equal(npr.mean_latent.code, default.mean_latent.code)
+    assert not np.array_equal(c.drawing, a.drawing)
+    assert np.array_equal(c.drawing, MultiViewGenerator.from_pretrained(shipped["npr"]).render(4, -15, pitch_deg=5).drawing)
+
+
+def test_style_api_errors(shipped, weights, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="not both"):
+        MultiViewGenerator.from_pretrained(weights, style="npr")
+    with pytest.raises(ValueError, match="not both"):
+        load_generator(weights, style="apdrawinggan")
+    with pytest.raises(ValueError, match="unknown SAGE style"):
+        MultiViewGenerator.from_pretrained(style="pencil")
+    monkeypatch.setitem(generator_module.STYLE_WEIGHTS, "npr", tmp_path / "sage_compact_npr.safetensors")
+    with pytest.raises(FileNotFoundError, match="style 'npr' is missing") as exc:
+        MultiViewGenerator.from_pretrained(style="npr")
+    assert "apdraw train sage" in str(exc.value) and "docs/SAGE.md" in str(exc.value)
+    MultiViewGenerator.from_pretrained()  # the default style's file is still there
+
+
 # --------------------------------------------------------------------------- `apdraw generate`
 
 
@@ -171,6 +242,7 @@ def test_generate_defaults_write_no_grid_or_gif(weights, tmp_path):
         (["--seeds", "0", "--yaws", "left"], "bad yaw"),
         (["--seeds", "0", "--pitch", "90"], "pitch"),
         (["--seeds", "0", "--truncation", "-1"], "truncation"),
+        (["--seeds", "0", "--style", "pencil"], "invalid choice"),
         (["--yaws", "0"], "--seeds"),
     ],
 )
@@ -193,11 +265,44 @@ def test_generate_weight_errors_exit_2(tmp_path, capsys, monkeypatch):
         assert main(["generate", "--seeds", "0", "-o", str(out), "--weights", str(weights)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("apdraw generate: ") and message in err and "Traceback" not in err
-    # no --weights and nothing shipped: says so, and how to train some
-    monkeypatch.setattr(generator_module, "DEFAULT_WEIGHTS", tmp_path / "sage_compact.safetensors")
-    assert main(["generate", "--seeds", "0", "-o", str(out)]) == 2
+    # no --weights and the style's shipped file missing (a broken install): says so, and how to train one
+    for style in ("apdrawinggan", "npr"):
+        monkeypatch.setitem(generator_module.STYLE_WEIGHTS, style, tmp_path / f"{style}.safetensors")
+    for extra, style in (([], "apdrawinggan"), (["--style", "npr"], "npr")):
+        assert main(["generate", "--seeds", "0", "-o", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("apdraw generate: ") and "Traceback" not in err
+        assert f"shipped SAGE generator of style {style!r} is missing" in err and str(tmp_path / f"{style}.safetensors") in err
+        assert "apdraw train sage" in err and "docs/SAGE.md" in err and "--weights" in err and "shipped yet" not in err
+    assert not out.exists()
+
+
+def test_generate_style_picks_the_shipped_file(shipped, tmp_path):
+    runs = {}
+    for extra in ([], ["--style", "apdrawinggan"], ["--style", "npr"]):
+        out = tmp_path / ("_".join(extra) or "default")
+        assert main(["generate", "--seeds", "2,3", "--yaws=-15,30", "-o", str(out), *extra]) == 0
+        runs[extra[-1] if extra else "default"] = out
+    npr = MultiViewGenerator.from_pretrained(shipped["npr"])
+    default = MultiViewGenerator.from_pretrained(shipped["apdrawinggan"])
+    read = lambda out, name: np.asarray(Image.open(out / name))  # noqa: E731
+    for seed in (2, 3):
+        for yaw in (-15, 30):
+            names = {k: f"{seed}_{yaw}_{k}.png" for k in ("drawing", "photo", "semantic", "semantic_color")}
+            assert np.array_equal(read(runs["npr"], names["drawing"]), npr.render(seed, yaw).drawing)
+            assert np.array_equal(read(runs["default"], names["drawing"]), default.render(seed, yaw).drawing)
+            assert not np.array_equal(read(runs["npr"], names["drawing"]), read(runs["default"], names["drawing"]))
+            for k in ("drawing", "photo", "semantic", "semantic_color"):
+                assert np.array_equal(read(runs["default"], names[k]), read(runs["apdrawinggan"], names[k]))
+            for k in ("photo", "semantic", "semantic_color"):  # the same face in every style
+                assert np.array_equal(read(runs["npr"], names[k]), read(runs["default"], names[k]))
+
+
+def test_generate_style_with_weights_exits_2(shipped, weights, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["generate", "--seeds", "0", "-o", str(out), "--style", "npr", "--weights", str(weights)]) == 2
     err = capsys.readouterr().err
-    assert "no trained SAGE weights are shipped yet" in err and "apdraw train sage" in err and "docs/SAGE.md" in err
+    assert err.startswith("apdraw generate: ") and "not both" in err and "Traceback" not in err
     assert not out.exists()
 
 

@@ -1,5 +1,6 @@
 """Your own photo from several angles: `MultiViewGenerator.invert` / `render_code` and `apdraw views`, on a tiny
-random generator saved in the export format (no trained weights are shipped yet) and the bundled example photo."""
+random generator saved in the export format (the shipped styles' files are monkeypatched to tiny ones) and the
+bundled example photo."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from conftest import tiny_sage_config
 from apdraw.cli import COMMANDS, main
 from apdraw.data.sage import centre_crop_resize
 from apdraw.io import load_image
+from apdraw.models.sage import SpadeUNet, load_generator, save_generator
+from apdraw.models.sage import generator as generator_module
 from apdraw.multiview import (
     CROP_FRACTION,
     FRAME_LANDMARKS,
@@ -44,6 +47,24 @@ def weights(tiny_sage_weights) -> Path:
 @pytest.fixture(scope="module")
 def mv(weights) -> MultiViewGenerator:
     return MultiViewGenerator.from_pretrained(weights)
+
+
+@pytest.fixture(scope="module")
+def npr_weights(weights, tmp_path_factory) -> Path:
+    """A stand-in for the shipped npr style: the tiny generator with another random translator G_p."""
+    g = load_generator(weights)
+    torch.manual_seed(1)
+    g.translator = SpadeUNet(g.cfg.translator)
+    return save_generator(tmp_path_factory.mktemp("npr") / "npr.safetensors", g)
+
+
+@pytest.fixture
+def shipped(weights, npr_weights, monkeypatch) -> dict[str, Path]:
+    """The registry of shipped styles pointed at the tiny stand-ins."""
+    files = {"apdrawinggan": weights, "npr": npr_weights}
+    for style, path in files.items():
+        monkeypatch.setitem(generator_module.STYLE_WEIGHTS, style, path)
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +206,7 @@ def test_views_no_face_exits_1(weights, tmp_path, capsys):
         (["--steps", "x"], "--steps"),
         (["--pitch", "90"], "pitch"),
         (["--sweep-frames", "1"], "at least 2"),
+        (["--style", "pencil"], "invalid choice"),
     ],
 )
 def test_views_usage_errors_exit_2(weights, tmp_path, capsys, extra, message):
@@ -205,4 +227,37 @@ def test_views_weight_and_output_errors_exit_2(weights, tmp_path, capsys):
     target.write_text("x")
     assert main(["views", str(PHOTO), "-o", str(target), "--weights", str(weights)]) == 2
     assert "is a file" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_views_style_draws_the_same_fit_in_another_style(shipped, mv, fit, tmp_path, capsys):
+    """--style loads that style's shipped file; the styles share the fit (G_p plays no part in it), so the crop and
+    the reconstruction are the same and only the drawings differ."""
+    runs = {}
+    for extra in ([], ["--style", "npr"]):
+        out = tmp_path / (extra[-1] if extra else "default")
+        assert main(["views", str(PHOTO), "--yaws", "-30,30", "-o", str(out), "--steps", str(STEPS), *extra]) == 0
+        assert "Traceback" not in capsys.readouterr().err
+        runs[extra[-1] if extra else "default"] = out
+    name = PHOTO.stem
+    read = lambda out, file: np.asarray(Image.open(out / f"{name}_{file}.png"))  # noqa: E731
+    npr = MultiViewGenerator.from_pretrained(shipped["npr"])
+    for yaw in (-30, 30):
+        assert np.array_equal(read(runs["default"], f"{yaw}_drawing"), mv.render_code(fit.code, yaw, fit.pitch_deg).drawing)
+        assert np.array_equal(read(runs["npr"], f"{yaw}_drawing"), npr.render_code(fit.code, yaw, fit.pitch_deg).drawing)
+        assert not np.array_equal(read(runs["npr"], f"{yaw}_drawing"), read(runs["default"], f"{yaw}_drawing"))
+    for file in ("input_crop", "fit"):
+        assert np.array_equal(read(runs["npr"], file), read(runs["default"], file))
+
+
+def test_views_style_errors_exit_2(shipped, weights, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert main(["views", str(PHOTO), "-o", str(out), "--style", "npr", "--weights", str(weights)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("apdraw views: ") and "not both" in err and "Traceback" not in err
+    monkeypatch.setitem(generator_module.STYLE_WEIGHTS, "npr", tmp_path / "sage_compact_npr.safetensors")
+    assert main(["views", str(PHOTO), "-o", str(out), "--style", "npr"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("apdraw views: ") and "Traceback" not in err
+    assert "shipped SAGE generator of style 'npr' is missing" in err and "apdraw train sage" in err and "docs/SAGE.md" in err
     assert not out.exists()

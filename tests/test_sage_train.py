@@ -505,3 +505,41 @@ def test_ablation_report_scores_exports_and_writes_the_doc(tmp_path, tiny_sage_w
     block = text.split("<!-- sage-ablation:start -->")[1].split("<!-- sage-ablation:end -->")[0]
     assert "`spade_unet`" in block and "| 7 | 0.7" in block and "`end_to_end`" in block and "(no export)" in block
     assert A.main(argv) == 0 and "scoring " not in capsys.readouterr().out  # cached
+
+
+def test_warm_start_code_lookup_matches_photos_by_name():
+    # the warm start saw a, b, c (+ mirrored); this data set lacks b (no drawing)
+    assert T.warm_start_code_lookup(["a", "c"], ["a", "b", "c"], 6).tolist() == [0, 2, 3, 5]
+    assert T.warm_start_code_lookup(["c"], ["a", "b", "c"], 3).tolist() == [2]  # no mirroring
+    with pytest.raises(TrainingSetupError, match="no warm-start code"):
+        T.warm_start_code_lookup(["d"], ["a", "b", "c"], 6)
+    with pytest.raises(TrainingSetupError, match="codes"):
+        T.warm_start_code_lookup(["a"], ["a", "b", "c"], 5)
+
+
+def test_paired_l1_pulls_the_drawing_of_each_items_own_code_towards_its_drawing(tmp_path):
+    """paired_l1 (ours): G_p alone learns, from the reconstruct run's codes; the paired L1 falls over a few steps,
+    the codes and every part but G_p stay as the init left them, and a run without the codes is refused."""
+    from apdraw.persistence import read_checkpoint
+
+    data = SyntheticFaces(2)
+    rec = tiny_config(tmp_path / "rec", "reconstruct", 2, loop=dict(validate_every=0, sample_every=100, ema_decay=0.0))
+    run_training(T.Task(rec, data), rec.loop, rec)
+    init = str(tmp_path / "rec" / "checkpoints" / "latest.pt")
+    cfg = tiny_config(tmp_path / "p", "translate", 12, init=init, translate_train="translator", paired_l1=100.0,
+                      curriculum=(T.Phase(start=0, size=32, lr_g=1e-3, lr_d=1e-4),),
+                      loop=dict(validate_every=0, sample_every=100, ema_decay=0.0))  # fmt: skip
+    task = T.Task(cfg, data)
+    run_training(task, cfg.loop, cfg)
+    paired = [float(r["paired_l1"]) for r in rows(tmp_path / "p")]
+    assert len(paired) == 12 and all(math.isfinite(x) for x in paired)
+    assert sum(paired[-3:]) < 0.95 * sum(paired[:3]), paired
+    start = read_checkpoint(init)["modules"]
+    assert torch.equal(start["codes"]["weight"], task.modules["codes"].weight)
+    now = task.modules["G"].state_dict()
+    assert all(torch.equal(v, now[k]) for k, v in start["G"].items() if not k.startswith("translator."))
+    assert any(not torch.equal(v, now[k]) for k, v in start["G"].items() if k.startswith("translator."))
+    with pytest.raises(TrainingSetupError, match="reconstruct or map"):
+        T.Task(tiny_config(tmp_path / "q", "translate", 1, paired_l1=1.0), data)
+    with pytest.raises(ValueError, match="stage=translate"):
+        tiny_config(tmp_path / "r", "adversarial", 1, paired_l1=1.0)

@@ -2,7 +2,9 @@
 
 Usage::
 
-    mv = MultiViewGenerator.from_pretrained("sage.safetensors")   # None: the shipped weights (none yet)
+    mv = MultiViewGenerator.from_pretrained()                # the shipped generator of the default style
+    mv = MultiViewGenerator.from_pretrained(style="npr")     # ... of another style: the same faces, drawn otherwise
+    mv = MultiViewGenerator.from_pretrained("sage.safetensors")   # or a generator of your own
     view = mv.render(seed=3, yaw_deg=-15)      # view.drawing (H, W) uint8, view.photo (H, W, 3) uint8,
     color = view.semantic_color()              # view.semantic (H, W) uint8 class ids 0..18
     views = mv.sweep(3, [-30, -15, 0, 15, 30])  # the same identity turning
@@ -389,16 +391,27 @@ class MultiViewGenerator:
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path | None = None, device: str | torch.device = "cpu", num_threads: int | None = 1
+        cls,
+        path: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        num_threads: int | None = 1,
+        *,
+        style: str | None = None,
     ) -> "MultiViewGenerator":
         """Load an exported SAGE generator (``apdraw export sage``, or the end of ``apdraw train sage``).
 
-        ``path`` None: the shipped weights (none are shipped yet: FileNotFoundError saying how to make some).
+        ``path`` None: the shipped generator of drawing ``style`` (a key of
+        :data:`apdraw.models.sage.STYLE_WEIGHTS`; None: :data:`~apdraw.models.sage.DEFAULT_STYLE`).
+        The shipped styles share everything but the translator G_p: the same seed and yaw give
+        the same face (photo, semantic map) in every style; only the drawing differs. Give a
+        path or a style, not both (:func:`apdraw.models.sage.resolve_weights`).
 
         Raises:
-            FileNotFoundError: no such file. apdraw.persistence.WeightsError: not a SAGE generator file.
+            FileNotFoundError: no such file (a missing shipped file: the message says how to make one).
+            ValueError: a path and a style, or an unknown style. apdraw.persistence.WeightsError
+            (a ValueError): not a SAGE generator file.
         """
-        return cls(load_generator(path), device, num_threads)
+        return cls(load_generator(path, style=style), device, num_threads)
 
     @property
     def size(self) -> int:

@@ -17,11 +17,19 @@ e.g. 3_-15_drawing.png, and with
 
 Existing files of those names are replaced (a seed and yaw always give the same
 images with the same weights). Seeds: "0-15", "3", "1,4,9", or mixes ("0-3,9").
-Yaws: "-30,-15,0,15,30" (also --yaws=-30,...). No trained weights are shipped
-yet: --weights takes a generator from `apdraw train sage` / `apdraw export sage`
-(docs/SAGE.md). Exit status: 0 done, 1 a file could not be written, 2 usage
-error (bad seeds, yaws or angles, missing or unreadable weights, output folder).
-The API is :class:`apdraw.multiview.MultiViewGenerator`.
+Yaws: "-30,-15,0,15,30" (also --yaws=-30,...).
+
+Drawing styles (--style), each a shipped generator: apdrawinggan (the default,
+APDrawingGAN's look) and npr (the look of apdraw's classical pen-drawing engine).
+The styles share the identities: the same seed and yaw give the same face (photo
+and semantic map) in every style; only the drawing differs. --weights takes a
+generator of your own instead (`apdraw train sage` / `apdraw export sage`,
+docs/SAGE.md); give --style or --weights, not both.
+
+Exit status: 0 done, 1 a file could not be written, 2 usage error (bad seeds,
+yaws or angles, --style with --weights, missing or unreadable weights, output
+folder). The API is :class:`apdraw.multiview.MultiViewGenerator`
+(``from_pretrained(style=...)`` or ``from_pretrained(path)``).
 """
 
 from __future__ import annotations
@@ -39,6 +47,10 @@ MAX_PITCH = 90  # exclusive
 SWEEP_YAWS = (-30, 30)  # the sweep's range when --yaws has a single yaw
 SWEEP_FRAME_MS = 80
 FILES = ("drawing", "photo", "semantic", "semantic_color")
+# The shipped generators' drawing styles, the default first: apdraw.models.sage.STYLE_WEIGHTS's keys and
+# DEFAULT_STYLE, repeated so that the parser is built without importing torch (a test checks they agree).
+SAGE_STYLES = ("apdrawinggan", "npr")
+DEFAULT_STYLE = SAGE_STYLES[0]
 
 _INT = re.compile(r"[+-]?\d+")
 
@@ -111,7 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--yaws", type=yaw_list, default=[0], metavar="YAWS", help=f"viewpoints, signed integer degrees from frontal within ±{MAX_YAW}; positive: the face turns to the image's right; default 0")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
     p.add_argument("--pitch", type=pitch_degrees, default=0.0, metavar="DEG", help="pitch of every view, degrees from frontal (positive: the face turns up); default 0")
-    p.add_argument("--weights", type=Path, default=None, help="an exported SAGE generator (.safetensors); default: the shipped src/apdraw/weights/sage_compact.safetensors (not shipped yet)")
+    add_weights_arguments(p)
     p.add_argument("--truncation", type=truncation_psi, default=0.7, metavar="PSI", help="truncation ψ: 1 none, 0 the average identity; default %(default)g")
     p.add_argument("--grid", action="store_true", help="also write OUTDIR/grid.png: the drawings, a row per seed, a column per yaw")
     p.add_argument("--sweep", action="store_true", help="also write OUTDIR/<seed>_sweep.gif: the drawing turning over the yaws' range and back")
@@ -119,6 +131,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, default=1, help="CPU threads for the network (default 1)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto; default cpu")
     p.set_defaults(func=run)
+
+
+def add_weights_arguments(p: argparse.ArgumentParser) -> None:
+    """--style and --weights (`apdraw generate` and `apdraw views`): which generator; run() passes both to
+    ``MultiViewGenerator.from_pretrained``, which refuses them together."""
+    p.add_argument("--style", choices=SAGE_STYLES, default=None, metavar="STYLE",
+                   help=f"drawing style, a shipped generator: {' or '.join(SAGE_STYLES)}; default {DEFAULT_STYLE}. The styles "
+                        "share the identities (the same seed and yaw give the same face in every style); only the drawing "
+                        "differs. Not with --weights")  # fmt: skip
+    p.add_argument("--weights", type=Path, default=None,
+                   help="a SAGE generator of your own (.safetensors, from `apdraw train sage` / `apdraw export sage`) "
+                        "instead of a shipped style. Not with --style")  # fmt: skip
 
 
 def sweep_yaws(yaws: list[int], frames: int) -> list[float]:
@@ -146,7 +170,6 @@ def gif_bytes(frames: list, duration_ms: int = SWEEP_FRAME_MS) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     from apdraw.batch import UsageError, check_out_dir
-    from apdraw.persistence import WeightsError
     from apdraw.runtime import DeviceError, resolve_device
 
     def usage(message: str) -> int:
@@ -161,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
     from apdraw.multiview import MultiViewGenerator
 
     try:
-        mv = MultiViewGenerator.from_pretrained(args.weights, device=device, num_threads=args.threads)
-    except (FileNotFoundError, WeightsError) as exc:
+        mv = MultiViewGenerator.from_pretrained(args.weights, device=device, num_threads=args.threads, style=args.style)
+    except (FileNotFoundError, ValueError) as exc:  # ValueError: --style with --weights; WeightsError is one
         return usage(str(exc))
     try:
         args.out.mkdir(parents=True, exist_ok=True)

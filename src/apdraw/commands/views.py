@@ -15,12 +15,19 @@ and with --sweep OUTDIR/NAME_sweep.gif, the drawing turning from the smallest to
 largest yaw and back (-30..30 with one yaw). Yaws: signed integer degrees from frontal
 (positive: the face turns to the image's right), at most 90 either side; every view
 keeps the photo's estimated pitch unless --pitch is given. Existing files of those
-names are replaced. No trained weights are shipped yet: --weights takes a generator
-from `apdraw train sage` / `apdraw export sage` (docs/SAGE.md).
+names are replaced.
+
+--style picks the drawing style, a shipped generator: apdrawinggan (the default,
+APDrawingGAN's look) or npr (the look of apdraw's classical pen-drawing engine). The
+styles share everything but the drawing: the fit, the crop and the reconstruction are
+the same in every style; only the drawings differ. --weights takes a generator of your
+own instead (`apdraw train sage` / `apdraw export sage`, docs/SAGE.md); give --style
+or --weights, not both.
 
 Exit status: 0 done; 1 the photo could not be used (no face found, missing or not an
 image) or a file could not be written; 2 usage error (bad yaws, steps or angles,
-missing or unreadable weights, an output folder that is a file), with a message and no
+--style with --weights, missing or unreadable weights, an output folder that is a file),
+with a message and no
 traceback. The API is :meth:`apdraw.multiview.MultiViewGenerator.invert` and
 :meth:`~apdraw.multiview.MultiViewGenerator.render_code`.
 """
@@ -32,7 +39,7 @@ import sys
 from pathlib import Path
 
 from apdraw.commands.args import allow_negative_number_lists, non_negative_int, positive_int
-from apdraw.commands.generate import frame_count, gif_bytes, pitch_degrees, sweep_yaws, yaw_list
+from apdraw.commands.generate import add_weights_arguments, frame_count, gif_bytes, pitch_degrees, sweep_yaws, yaw_list
 from apdraw.io import DEFAULT_MAX_PIXELS
 
 MAX_STEPS = 100_000
@@ -54,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("photo", type=Path, metavar="PHOTO", help="a photo with a face (the largest is drawn)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="output folder")
     p.add_argument("--yaws", type=yaw_list, default=yaw_list(DEFAULT_YAWS), metavar="YAWS", help=f"viewpoints, signed integer degrees from frontal within ±90; positive: the face turns to the image's right; default {DEFAULT_YAWS}")
-    p.add_argument("--weights", type=Path, default=None, help="an exported SAGE generator (.safetensors); default: the shipped src/apdraw/weights/sage_compact.safetensors (not shipped yet)")
+    add_weights_arguments(p)
     p.add_argument("--steps", type=fit_steps, default=200, metavar="N", help="Adam steps fitting the code to the photo; default %(default)d")
     p.add_argument("--pitch", type=pitch_degrees, default=None, metavar="DEG", help="pitch of every view, degrees from frontal (positive: the face turns up); default: the photo's estimated pitch")
     p.add_argument("--sweep", action="store_true", help="also write OUTDIR/NAME_sweep.gif: the drawing turning over the yaws' range and back")
@@ -67,7 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from apdraw.batch import UsageError, check_out_dir
-    from apdraw.persistence import WeightsError
     from apdraw.runtime import DeviceError, resolve_device
 
     def fail(message: str, status: int) -> int:
@@ -83,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from apdraw.multiview import MultiViewGenerator
 
     try:
-        mv = MultiViewGenerator.from_pretrained(args.weights, device=device, num_threads=args.threads)
-    except (FileNotFoundError, WeightsError) as exc:
+        mv = MultiViewGenerator.from_pretrained(args.weights, device=device, num_threads=args.threads, style=args.style)
+    except (FileNotFoundError, ValueError) as exc:  # ValueError: --style with --weights; WeightsError is one
         return fail(str(exc), 2)
     try:
         photo = load_image(args.photo, max_pixels=args.max_pixels)

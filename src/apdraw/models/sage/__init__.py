@@ -12,7 +12,8 @@ into a drawing. One file per part (SPEC C.2, C.3):
 * :mod:`.translator`: the SPADE U-Net G_p (photo + semantic logits -> drawing);
 * :mod:`.discriminators`: the progressive CoordConv discriminators with a pose head;
 * :mod:`.generator`: all of the above put together, and its weight files (:func:`save_generator`,
-  :func:`load_generator`); :mod:`.config`: :class:`SageConfig`.
+  :func:`load_generator`; the shipped ones, one per drawing style: :data:`STYLE_WEIGHTS`,
+  :func:`resolve_weights`); :mod:`.config`: :class:`SageConfig`.
 
 Usage::
 
@@ -27,16 +28,29 @@ from apdraw.models.sage.config import SageConfig, compact_config, paper_config
 from apdraw.models.sage.decoders import AdaIN, DecoderConfig, EqualizedConv2d, ProgressiveDecoder, image_decoder, semantic_decoder
 from apdraw.models.sage.discriminators import DiscriminatorConfig, ProgressiveDiscriminator, ResidualCoordBlock, build_discriminators
 from apdraw.models.sage.field import FieldConfig, FiLMLayer, FiLMSiren
-from apdraw.models.sage.generator import DEFAULT_WEIGHTS, FORMAT, SageGenerator, SageOutput, load_generator, save_generator
+from apdraw.models.sage.generator import (
+    DEFAULT_STYLE,
+    DEFAULT_WEIGHTS,
+    FORMAT,
+    STYLE_WEIGHTS,
+    SageGenerator,
+    SageOutput,
+    load_generator,
+    resolve_weights,
+    save_generator,
+    style_weights,
+)
 from apdraw.models.sage.mapping import Latent, MappingConfig, MappingNetwork
 from apdraw.models.sage.renderer import Cameras, RendererConfig, Rendering, VolumeRenderer, composite_weights, sample_pdf
 from apdraw.models.sage.stereo import StereoAuxiliary, StereoConfig, warp_to_primary
 from apdraw.models.sage.translator import SPADE, SpadeUNet, TranslatorConfig
 
 __all__ = [
+    "DEFAULT_STYLE",
     "DEFAULT_WEIGHTS",
     "FORMAT",
     "SPADE",
+    "STYLE_WEIGHTS",
     "AdaIN",
     "Cameras",
     "DecoderConfig",
@@ -67,8 +81,10 @@ __all__ = [
     "image_decoder",
     "load_generator",
     "paper_config",
+    "resolve_weights",
     "sample_pdf",
     "save_generator",
     "semantic_decoder",
+    "style_weights",
     "warp_to_primary",
 ]

@@ -27,8 +27,17 @@ from apdraw.models.sage.stereo import StereoAuxiliary
 from apdraw.models.sage.translator import SpadeUNet
 
 FORMAT = "apdraw.sage/1"
-# The shipped generator (compact config); none is shipped yet: load_generator(None) says how to make one.
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "sage_compact.safetensors"
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+# The shipped generators (compact config), one per drawing style. They share the mapping network, the
+# field and the decoders (trained translator-only from one checkpoint) and differ only in their translator
+# G_p: the same seed and yaw give the same face (photo, semantic map) in every style, drawn differently.
+# apdraw.commands.generate.SAGE_STYLES repeats the keys (the CLI builds its parser without torch).
+STYLE_WEIGHTS: dict[str, Path] = {
+    "apdrawinggan": WEIGHTS_DIR / "sage_compact.safetensors",  # APDrawingGAN's look
+    "npr": WEIGHTS_DIR / "sage_compact_npr.safetensors",  # the classical pen-drawing engine's look (apdraw.npr)
+}
+DEFAULT_STYLE = "apdrawinggan"
+DEFAULT_WEIGHTS = STYLE_WEIGHTS[DEFAULT_STYLE]  # the default style's shipped file (read STYLE_WEIGHTS to resolve)
 
 
 @dataclass
@@ -147,26 +156,59 @@ def save_generator(path: str | Path, g: SageGenerator, half: bool = True, extra:
     return save_model(path, g, FORMAT, g.cfg, half=half, extra=extra)
 
 
-def load_generator(path: str | Path | None = None) -> SageGenerator:
-    """A generator written by :func:`save_generator` (``apdraw export sage``): fp32, eval mode.
-
-    ``path`` None: the shipped weights, :data:`DEFAULT_WEIGHTS`.
+def style_weights(style: str | None = None) -> Path:
+    """The shipped generator file of a drawing style (None: :data:`DEFAULT_STYLE`), whether or not it exists.
 
     Raises:
-        FileNotFoundError: no such file (for None: no weights are shipped yet; the message
-            says how to train and export some). apdraw.persistence.WeightsError: not a
-            SAGE generator file, or its tensors do not fit its config.
+        ValueError: not a style of :data:`STYLE_WEIGHTS`; the message names the known ones.
+    """
+    style = DEFAULT_STYLE if style is None else style
+    if style not in STYLE_WEIGHTS:
+        raise ValueError(f"unknown SAGE style {style!r}: the styles are {', '.join(STYLE_WEIGHTS)}")
+    return STYLE_WEIGHTS[style]
+
+
+def resolve_weights(path: str | Path | None = None, style: str | None = None) -> Path:
+    """The generator file to load: ``path`` as given, else the shipped file of ``style`` (None: the default style).
+
+    The one resolution of :func:`load_generator`, ``MultiViewGenerator.from_pretrained`` and the
+    ``--weights`` / ``--style`` of ``apdraw generate`` and ``apdraw views``. A given ``path`` is not
+    checked here (loading it says whether it exists).
+
+    Raises:
+        ValueError: both ``path`` and ``style``, or an unknown style.
+        FileNotFoundError: the style's shipped file is missing; the message says how to train and export one.
+    """
+    if path is not None:
+        if style is not None:
+            raise ValueError(f"give a weights file or a style, not both (weights {path}, style {style!r})")
+        return Path(path)
+    name = DEFAULT_STYLE if style is None else style
+    shipped = style_weights(name)
+    if not shipped.is_file():
+        raise FileNotFoundError(
+            f"the shipped SAGE generator of style {name!r} is missing ({shipped} does not exist: a broken install "
+            "or a checkout without it); reinstall apdraw, or train a generator with `apdraw train sage -c "
+            "src/apdraw/configs/sage_reconstruct.yaml` and the stages after it (docs/SAGE.md); the last one writes "
+            "runs/sage_translate/export/sage.safetensors (or run `apdraw export sage CHECKPOINT OUT.safetensors`); "
+            "then pass that file (--weights)"
+        )
+    return shipped
+
+
+def load_generator(path: str | Path | None = None, *, style: str | None = None) -> SageGenerator:
+    """A generator written by :func:`save_generator` (``apdraw export sage``): fp32, eval mode.
+
+    ``path`` None: the shipped generator of ``style`` (:data:`STYLE_WEIGHTS`; None: :data:`DEFAULT_STYLE`);
+    give a path or a style, not both (:func:`resolve_weights`).
+
+    Raises:
+        FileNotFoundError: no such file (for a shipped style, the message says how to train and export one).
+        ValueError: both a path and a style, or an unknown style.
+        apdraw.persistence.WeightsError (a ValueError): not a SAGE generator file, or its tensors do not
+            fit its config.
     """
     from apdraw.persistence import load_model
 
-    if path is None:
-        if not DEFAULT_WEIGHTS.is_file():
-            raise FileNotFoundError(
-                f"no trained SAGE weights are shipped yet ({DEFAULT_WEIGHTS} does not exist): train a generator "
-                "with `apdraw train sage -c src/apdraw/configs/sage_reconstruct.yaml` and the stages after it "
-                "(docs/SAGE.md); the last one writes runs/sage_translate/export/sage.safetensors (or run "
-                "`apdraw export sage CHECKPOINT OUT.safetensors`); then pass that file (--weights)"
-            )
-        path = DEFAULT_WEIGHTS
-    g, _ = load_model(path, FORMAT, SageConfig, lambda c, meta: SageGenerator(c))
+    g, _ = load_model(resolve_weights(path, style), FORMAT, SageConfig, lambda c, meta: SageGenerator(c))
     return g

@@ -175,6 +175,11 @@ class Config:
     # Stage II: what learns. decoders: both decoders + G_p (the original); translator: G_p alone; all: also
     # the mapping network and the field (ours, the end-to-end ablation; module doc). G_p only with drawing_head=translator.
     translate_train: Literal["decoders", "translator", "all"] = "decoders"
+    # Ours: a paired term for G_p. Each real item's own auto-decoder code (from the warm start's
+    # checkpoint, ``init`` = a reconstruct or map latest.pt) rendered at the item's estimated pose
+    # gives that photo's reconstruction; G_p's drawing of it is pulled towards the item's synthetic
+    # drawing by paired_l1 · L1 (pix2pix's λ·L1 beside the GAN loss). 0 = off (the paper).
+    paired_l1: float = 0.0
     # Validation and previews.
     val_items: int = 4  # reconstruct: held-out photos (codes fitted with the networks frozen) and training ones
     val_fit_steps: int = 30  # Adam steps fitting a held-out photo's code
@@ -205,6 +210,10 @@ class Config:
                self.val_fit_steps, self.val_samples) < 0 or self.r1_every < 1 or self.map_projections < 1:  # fmt: skip
             raise ValueError("fade_steps, nerf_noise_steps, projected, nerf_weight and the val_* sizes must be >= 0; "
                              "r1_every and map_projections >= 1")  # fmt: skip
+        if self.paired_l1 < 0:
+            raise ValueError(f"paired_l1 must be >= 0, got {self.paired_l1}")
+        if self.paired_l1 > 0 and self.stage != "translate":
+            raise ValueError("paired_l1 is a stage=translate term")
         if self.sample_rows < 1 or not self.sample_yaws:
             raise ValueError("sample_rows must be >= 1 and sample_yaws non-empty")
         if self.translate_train not in ("decoders", "translator", "all"):
@@ -253,6 +262,26 @@ def translate_trained(g: SageGenerator, translate_train: str) -> list[nn.Module]
     if translate_train == "all":
         parts += [g.mapping, g.field]
     return parts
+
+
+def warm_start_code_lookup(names: list[str], warm_names: list[str], warm_codes: int) -> torch.Tensor:
+    """(2·len(names),) int64: for code index c of a data set over ``names`` (c < N: photo c; c >= N: photo c − N
+    mirrored), the code row of the same photo and side in the warm start's data set over ``warm_names``
+    (``warm_codes`` = 2·len(warm_names) rows, mirrored ones after the others, as :class:`SageDataset` numbers them;
+    len(warm_names) rows without mirroring, and then a len(names) lookup).
+
+    Raises:
+        TrainingSetupError: a name the warm start never saw, or a warm start with another code layout.
+    """
+    n_warm = len(warm_names)
+    if warm_codes not in (n_warm, 2 * n_warm):
+        raise TrainingSetupError(f"paired_l1: init has {warm_codes} codes, its data set {n_warm} photos")
+    row = {n: i for i, n in enumerate(warm_names)}
+    missing = [n for n in names if n not in row]
+    if missing:
+        raise TrainingSetupError(f"paired_l1: {len(missing)} photos have no warm-start code (e.g. {missing[0]}): another split?")
+    own = torch.tensor([row[n] for n in names], dtype=torch.int64)
+    return torch.cat([own, own + n_warm]) if warm_codes == 2 * n_warm else own
 
 
 def latent_of(g: SageGenerator, w: torch.Tensor) -> Latent:
@@ -325,8 +354,34 @@ class Task(TrainTask):
                 raise TrainingSetupError(f"SAGE data: {exc}") from None
         self.dataset = dataset
         self.num_codes = int(getattr(dataset, "num_codes", len(dataset)))
+        self._code_of: torch.Tensor | None = None  # paired_l1: item code -> warm-start code
+        if cfg.stage == "translate" and cfg.paired_l1 > 0:
+            self._code_of = self._warm_start_codes(dataset)
         self._val_dataset = val_dataset
         self._last_r1: dict[str, float] = {}
+
+    def _warm_start_codes(self, dataset) -> torch.Tensor:
+        """paired_l1: for each code index of ``dataset`` (mirrored items included), the row of the warm start's codes
+        for the same photo (and side). The warm start's data set can hold photos this one lacks (no drawing), so
+        rows are matched by photo name; a data set without names (tests) must have the warm start's size."""
+        state = self._init_state or {}
+        codes = state.get("modules", {}).get("codes")
+        if codes is None:
+            raise TrainingSetupError("paired_l1 > 0 needs init = the latest.pt of a reconstruct or map run (it holds the codes)")
+        n_codes = int(codes["weight"].shape[0])
+        names = getattr(dataset, "names", None)
+        if names is None:
+            if n_codes != self.num_codes:
+                raise TrainingSetupError(f"paired_l1: {self.num_codes} codes here, {n_codes} in init")
+            return torch.arange(n_codes)
+        from apdraw.config import from_dict
+
+        data = from_dict(SageDataConfig, state.get("config", {}).get("data", {}))
+        theirs = build_sage_dataset(dataclasses.replace(data, drawings_dir=""), self.config.resolution, progress=False).names
+        lookup = warm_start_code_lookup(list(names), list(theirs), n_codes)
+        if len(lookup) < self.num_codes:
+            raise TrainingSetupError("paired_l1: this data set mirrors its photos and the warm start's did not")
+        return lookup
 
     # ------------------------------------------------------------------ setup
 
@@ -334,8 +389,9 @@ class Task(TrainTask):
         cfg = self.config
         g = SageGenerator(cfg.model)
         modules: dict[str, nn.Module] = {"G": g}
-        if cfg.stage in ("reconstruct", "map"):
-            codes = nn.Embedding(self.num_codes, cfg.model.mapping.hidden)
+        if cfg.stage in ("reconstruct", "map") or self._code_of is not None:
+            n = self.num_codes if self._code_of is None else int(self._init_state["modules"]["codes"]["weight"].shape[0])
+            codes = nn.Embedding(n, cfg.model.mapping.hidden)
             with torch.no_grad():  # start as a sample of the (untrained) mapping network's codes
                 codes.weight.copy_(g.mapping.trunk(torch.randn(self.num_codes, cfg.model.mapping.z_dim)))
             modules["codes"] = codes
@@ -372,6 +428,8 @@ class Task(TrainTask):
                 self.optimizers[name] = adam(self.modules[name].parameters(), lr_d, cfg.betas)
         else:  # translate: the feature projector (mapping network + field) frozen, unless translate_train=all
             g.requires_grad_(False)
+            if "codes" in self.modules:  # paired_l1: the warm start's codes, fixed
+                self.modules["codes"].requires_grad_(False)
             trained = translate_trained(g, cfg.translate_train)
             for m in trained:
                 m.requires_grad_(True)
@@ -602,9 +660,31 @@ class Task(TrainTask):
         if "reproj" in fake:
             loss_g = loss_g + lc.reproj_lambda * fake["reproj"]
             scalars["reproj"] = fake["reproj"].item()
+        if self._code_of is not None:  # ours: G_p's drawing of each item's own reconstruction vs its drawing
+            with ctx.autocast():
+                l_paired = self._paired_l1(batch, phase, alpha, step)
+            loss_g = loss_g + cfg.paired_l1 * l_paired
+            scalars["paired_l1"] = l_paired.item()
         scalars["loss_g"] = loss_g.item()
         ctx.step(self.optimizers["G"], loss_g, clip=cfg.clip)
         return scalars
+
+    def _paired_l1(self, batch: dict[str, torch.Tensor], phase, alpha: float, step: int) -> torch.Tensor:
+        """L1 between G's drawing of each item's warm-start code at the item's pose and the item's drawing."""
+        cfg = self.config
+        g = self.modules["G"]
+        like = batch["photo"]
+        codes = self.modules["codes"].weight[self._code_of.to(like.device)[batch["index"]]]
+        train = cfg.translate_train
+        with contextlib.nullcontext() if train == "all" else torch.no_grad():
+            latent = latent_of(g, codes)
+            cams = Cameras.from_angles(batch["yaw"].to(like), batch["pitch"].to(like), cfg.model.renderer.radius)
+            view = g.render(latent, cams, self._noise(step))
+        with contextlib.nullcontext() if train in ("decoders", "all") else torch.no_grad():
+            semantic = g.semantic_decoder(view.features, latent.code, phase.size, alpha)
+            image = g.image_decoder(view.features, latent.code, phase.size, alpha)
+        drawing = g.draw(image, semantic)
+        return (drawing.float() - resize_photo(batch["drawing"], phase.size)).abs().mean()
 
     # ------------------------------------------------------------------ previews and validation
 
