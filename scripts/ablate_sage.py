@@ -11,6 +11,8 @@ The arms (``apdraw train sage -c src/apdraw/configs/sage_translate.yaml`` plus e
 * ``unet``: two-stage, a plain U-Net G_p (``model.translator.spade_levels=0``).
 * ``no_translator``: two-stage, no G_p: the image decoder's RGB in gray is the drawing
   (``model.drawing_head=image_decoder translate_train=decoders``; the decoders learn to draw).
+* ``paired`` (ours): ``spade_unet`` plus ``paired_l1=100`` (G_p's drawing of each training photo's own
+  warm-start code at its pose, L1 to that photo's drawing; pix2pix's λ).
 * ``end_to_end``: one stage ("w/o two-stage" as we define it): ``translate_train=all`` from the
   warm start (the map stage's checkpoint), skipping Stage I, so the mapping network, field, both
   decoders and G_p all learn from D_p and D_s plus the pose term; with Stage I's schedule (its 128²
@@ -68,6 +70,7 @@ ARMS = [
     Arm("spade_unet", "two-stage, SPADE U-Net G_p (the paper)", ()),
     Arm("unet", "two-stage, plain U-Net G_p (no SPADE)", ("model.translator.spade_levels=0",)),
     Arm("no_translator", "two-stage, no translator (image decoder in gray)", ("model.drawing_head=image_decoder", "translate_train=decoders")),
+    Arm("paired", "two-stage, SPADE U-Net G_p + paired L1 (ours)", ("paired_l1=100",)),
     Arm("end_to_end", "end-to-end, one stage (w/o two-stage)", (
         "translate_train=all", f"curriculum={STAGE1_PHASE}", "real_pose=true", "pose_warmup=200"), end_to_end=True),
 ]  # fmt: skip

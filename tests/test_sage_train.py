@@ -415,7 +415,7 @@ def _ablate():
 
 def test_ablation_arms_are_valid_configs_of_the_right_kind(tmp_path):
     A = _ablate()
-    assert [a.name for a in A.ARMS] == ["spade_unet", "unet", "no_translator", "end_to_end"]
+    assert [a.name for a in A.ARMS] == ["spade_unet", "unet", "no_translator", "paired", "end_to_end"]
     cfgs = {}
     for arm in A.ARMS:
         cmd = A.command(arm, tmp_path, 30.0, 40.0, "s1.pt", "map.pt")
@@ -424,7 +424,7 @@ def test_ablation_arms_are_valid_configs_of_the_right_kind(tmp_path):
         assert cfg.stage == "translate" and cfg.loop.clock == "cpu" and cfg.loop.threads == 1
         assert cfg.loop.out_dir == str(tmp_path / arm.name)
     base = load_config(T.Config, A.CONFIG)
-    two_stage = ("spade_unet", "unet", "no_translator")
+    two_stage = ("spade_unet", "unet", "no_translator", "paired")
     for name in two_stage:
         c = cfgs[name]
         assert c.init == "s1.pt" and c.loop.max_minutes == 30.0
@@ -432,6 +432,7 @@ def test_ablation_arms_are_valid_configs_of_the_right_kind(tmp_path):
         assert c.translate_train == ("decoders" if name == "no_translator" else "translator")
         assert c.curriculum == base.curriculum and c.real_pose == base.real_pose
     assert cfgs["spade_unet"].model == base.model and cfgs["spade_unet"].model.translator.spade_levels == 2
+    assert cfgs["paired"].paired_l1 == 100 and cfgs["paired"].model == base.model and base.paired_l1 == 0
     assert cfgs["unet"].model.translator.spade_levels == 0 and cfgs["unet"].model.drawing_head == "translator"
     assert cfgs["no_translator"].model == dataclasses.replace(base.model, drawing_head="image_decoder")
     e = cfgs["end_to_end"]
@@ -511,7 +512,9 @@ def test_warm_start_code_lookup_matches_photos_by_name():
     # the warm start saw a, b, c (+ mirrored); this data set lacks b (no drawing)
     assert T.warm_start_code_lookup(["a", "c"], ["a", "b", "c"], 6).tolist() == [0, 2, 3, 5]
     assert T.warm_start_code_lookup(["c"], ["a", "b", "c"], 3).tolist() == [2]  # no mirroring
-    with pytest.raises(TrainingSetupError, match="no warm-start code"):
+    # a photo the warm start never saw (its held-out split) gets no code
+    assert T.warm_start_code_lookup(["a", "d"], ["a", "b", "c"], 6).tolist() == [0, -1, 3, -1]
+    with pytest.raises(TrainingSetupError, match="no photo here"):
         T.warm_start_code_lookup(["d"], ["a", "b", "c"], 6)
     with pytest.raises(TrainingSetupError, match="codes"):
         T.warm_start_code_lookup(["a"], ["a", "b", "c"], 5)
@@ -539,6 +542,12 @@ def test_paired_l1_pulls_the_drawing_of_each_items_own_code_towards_its_drawing(
     now = task.modules["G"].state_dict()
     assert all(torch.equal(v, now[k]) for k, v in start["G"].items() if not k.startswith("translator."))
     assert any(not torch.equal(v, now[k]) for k, v in start["G"].items() if k.startswith("translator."))
+    # items the warm start never saw (lookup -1) get no paired term
+    batch = {k: torch.stack([data[i][k] for i in range(2)]) for k in ("photo", "yaw", "pitch", "drawing", "index")}
+    phase, alpha = cfg.phase(0)
+    assert task._paired_l1(batch, phase, alpha, 0).item() > 0
+    task._code_of[:] = -1
+    assert task._paired_l1(batch, phase, alpha, 0).item() == 0
     with pytest.raises(TrainingSetupError, match="reconstruct or map"):
         T.Task(tiny_config(tmp_path / "q", "translate", 1, paired_l1=1.0), data)
     with pytest.raises(ValueError, match="stage=translate"):

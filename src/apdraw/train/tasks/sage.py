@@ -268,20 +268,20 @@ def warm_start_code_lookup(names: list[str], warm_names: list[str], warm_codes: 
     """(2·len(names),) int64: for code index c of a data set over ``names`` (c < N: photo c; c >= N: photo c − N
     mirrored), the code row of the same photo and side in the warm start's data set over ``warm_names``
     (``warm_codes`` = 2·len(warm_names) rows, mirrored ones after the others, as :class:`SageDataset` numbers them;
-    len(warm_names) rows without mirroring, and then a len(names) lookup).
+    len(warm_names) rows without mirroring, and then a len(names) lookup). −1 for a photo the warm start never
+    saw (e.g. its held-out split): such items get no paired term.
 
     Raises:
-        TrainingSetupError: a name the warm start never saw, or a warm start with another code layout.
+        TrainingSetupError: no name in common, or a warm start with another code layout.
     """
     n_warm = len(warm_names)
     if warm_codes not in (n_warm, 2 * n_warm):
         raise TrainingSetupError(f"paired_l1: init has {warm_codes} codes, its data set {n_warm} photos")
     row = {n: i for i, n in enumerate(warm_names)}
-    missing = [n for n in names if n not in row]
-    if missing:
-        raise TrainingSetupError(f"paired_l1: {len(missing)} photos have no warm-start code (e.g. {missing[0]}): another split?")
-    own = torch.tensor([row[n] for n in names], dtype=torch.int64)
-    return torch.cat([own, own + n_warm]) if warm_codes == 2 * n_warm else own
+    if not any(n in row for n in names):
+        raise TrainingSetupError(f"paired_l1: no photo here has a warm-start code (e.g. {names[0]}): another data set?")
+    own = torch.tensor([row.get(n, -1) for n in names], dtype=torch.int64)
+    return torch.cat([own, torch.where(own >= 0, own + n_warm, own)]) if warm_codes == 2 * n_warm else own
 
 
 def latent_of(g: SageGenerator, w: torch.Tensor) -> Latent:
@@ -393,7 +393,7 @@ class Task(TrainTask):
             n = self.num_codes if self._code_of is None else int(self._init_state["modules"]["codes"]["weight"].shape[0])
             codes = nn.Embedding(n, cfg.model.mapping.hidden)
             with torch.no_grad():  # start as a sample of the (untrained) mapping network's codes
-                codes.weight.copy_(g.mapping.trunk(torch.randn(self.num_codes, cfg.model.mapping.z_dim)))
+                codes.weight.copy_(g.mapping.trunk(torch.randn(n, cfg.model.mapping.z_dim)))
             modules["codes"] = codes
         ds = build_discriminators(cfg.model.discriminator)
         if cfg.stage == "adversarial":
@@ -674,7 +674,12 @@ class Task(TrainTask):
         cfg = self.config
         g = self.modules["G"]
         like = batch["photo"]
-        codes = self.modules["codes"].weight[self._code_of.to(like.device)[batch["index"]]]
+        rows = self._code_of.to(like.device)[batch["index"]]
+        keep = rows >= 0  # items the warm start saw
+        if not keep.any():
+            return torch.zeros((), device=like.device)
+        batch = {k: batch[k][keep] for k in ("yaw", "pitch", "drawing")}
+        codes = self.modules["codes"].weight[rows[keep]]
         train = cfg.translate_train
         with contextlib.nullcontext() if train == "all" else torch.no_grad():
             latent = latent_of(g, codes)
