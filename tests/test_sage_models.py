@@ -390,3 +390,27 @@ def test_image_decoder_head_draws_the_gray_image_and_is_stored_with_the_weights(
         SageConfig(**{**vars(CFG), "translator": rgb_head})
     with pytest.raises(ValueError, match="drawing_head"):
         dataclasses.replace(CFG, drawing_head="pencil")
+
+
+def test_shipped_generators_share_everything_but_the_translator():
+    """The two shipped styles: fp16, ≤ 40 MB together, a model card, trained (step > 0), and identical except G_p,
+    so a seed and a view give the same face in both styles."""
+    from safetensors import safe_open
+
+    from apdraw.models.sage.generator import DEFAULT_STYLE, STYLE_WEIGHTS
+
+    assert DEFAULT_STYLE == "apdrawinggan" and set(STYLE_WEIGHTS) == {"apdrawinggan", "npr"}
+    paths = list(STYLE_WEIGHTS.values())
+    for p in paths:
+        assert p.is_file(), f"shipped weights missing: {p}"
+    assert sum(p.stat().st_size for p in paths) <= 40 * 2**20
+    assert (paths[0].parent / "SAGE_MODEL_CARD.md").is_file()
+    tensors = []
+    for p in paths:
+        with safe_open(str(p), "pt") as f:
+            assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+            assert int(f.metadata()["train_step"]) > 0
+            tensors.append({k: f.get_tensor(k) for k in f.keys()})
+    a, b = tensors
+    differ = {k for k in a if not torch.equal(a[k], b[k])}
+    assert a.keys() == b.keys() and differ and all(k.startswith("translator.") for k in differ)
