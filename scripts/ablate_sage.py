@@ -298,7 +298,7 @@ def report(args: argparse.Namespace) -> int:
                 row["eval"] = cached["result"]
             else:
                 print(f"scoring {arm.name} ({weights})", flush=True)
-                row["eval"] = json.loads(json.dumps(evaluate(weights, found, settings), default=_json))
+                row["eval"] = json.loads(json.dumps(evaluate(weights, found, settings), default=_eval_sage()._json))
                 save_text(cache, json.dumps({"key": key, "result": row["eval"]}, indent=1))
         else:
             print(f"{arm.name}: no export at {weights} (not run yet, or failed: see {d / 'train.log'})", flush=True)
@@ -309,14 +309,6 @@ def report(args: argparse.Namespace) -> int:
         write_doc_block(args.doc, "sage-ablation", block, heading="Ablations")
         print(f"wrote the sage-ablation block of {args.doc}")
     return 0
-
-
-def _json(x):
-    import numpy as np
-
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    raise TypeError(type(x))
 
 
 def _ints(text: str) -> list[int]:
