@@ -82,3 +82,17 @@ def tiny_sage_weights(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     return save_generator(tmp_path_factory.mktemp("sage") / "tiny.safetensors", SageGenerator(tiny_sage_config()), extra={"stage": "test"})
+
+
+@pytest.fixture
+def synthetic_drawings_dir(tmp_path) -> Path:
+    """Four 64² noisy light-gray PNGs standing in for SAGE's synthetic Stage II drawings (``--drawings-dir``)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "drawings"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(np.clip(220 + rng.normal(0, 40, (64, 64)), 0, 255).astype(np.uint8)).save(folder / f"d{i}.png")
+    return folder

@@ -249,13 +249,9 @@ def _script(name: str):
         sys.path.remove(str(REPO / "scripts"))
 
 
-def test_eval_script_end_to_end(weights, tmp_path, monkeypatch, capsys, imagenet_mobilenet_v2):
+def test_eval_script_end_to_end(weights, tmp_path, monkeypatch, capsys, imagenet_mobilenet_v2, synthetic_drawings_dir):
     monkeypatch.setenv("APDRAW_SHARED_DATA", str(tmp_path / "no_data"))  # the real drawings are absent
-    drawings = tmp_path / "drawings"
-    drawings.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(4):
-        Image.fromarray(np.clip(220 + rng.normal(0, 40, (64, 64)), 0, 255).astype(np.uint8)).save(drawings / f"d{i}.png")
+    drawings = synthetic_drawings_dir
     doc = tmp_path / "SAGE.md"
     doc.write_text("# SAGE\n\n## Evidence\n\n<!-- sage-eval:start -->\n<!-- sage-eval:end -->\n")
     out, plot = tmp_path / "out", tmp_path / "img" / "q.png"

@@ -470,12 +470,11 @@ def test_ablation_table_from_fake_numbers():
     assert "41.5 CPU minutes of Stage I" in text and "floor, real half A vs half B: 12.5" in text
 
 
-def test_ablation_report_scores_exports_and_writes_the_doc(tmp_path, tiny_sage_weights, imagenet_mobilenet_v2, capsys):
+def test_ablation_report_scores_exports_and_writes_the_doc(tmp_path, tiny_sage_weights, imagenet_mobilenet_v2, capsys,
+                                                           synthetic_drawings_dir):
     """report on tiny random exports (spade_unet, and no_translator saved with the gray drawing head): the table in a doc
     copy, the scores cached (a second report scores nothing again)."""
     import shutil
-
-    from PIL import Image
 
     A = _ablate()
     out = tmp_path / "abl"
@@ -485,11 +484,7 @@ def test_ablation_report_scores_exports_and_writes_the_doc(tmp_path, tiny_sage_w
     g = T.load_generator(tiny_sage_weights)
     g.cfg = dataclasses.replace(g.cfg, drawing_head="image_decoder")
     T.save_generator(out / "no_translator" / "export" / "sage.safetensors", g)
-    drawings = tmp_path / "drawings"
-    drawings.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(4):
-        Image.fromarray(np.clip(220 + rng.normal(0, 40, (64, 64)), 0, 255).astype(np.uint8)).save(drawings / f"d{i}.png")
+    drawings = synthetic_drawings_dir
     doc = tmp_path / "SAGE.md"
     doc.write_text("# SAGE\n\n## Ablations\n\nText.\n\n<!-- sage-ablation:start -->\n<!-- sage-ablation:end -->\n\n## After\n")
     argv = ["report", "--out", str(out), "--seeds", "2", "--yaws", "-10,0,10", "--drawings-dir", str(drawings),
