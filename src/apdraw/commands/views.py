@@ -27,8 +27,7 @@ or --weights, not both.
 Exit status: 0 done; 1 the photo could not be used (no face found, missing or not an
 image) or a file could not be written; 2 usage error (bad yaws, steps or angles,
 --style with --weights, missing or unreadable weights, an output folder that is a file),
-with a message and no
-traceback. The API is :meth:`apdraw.multiview.MultiViewGenerator.invert` and
+with a message and no traceback. The API is :meth:`apdraw.multiview.MultiViewGenerator.invert` and
 :meth:`~apdraw.multiview.MultiViewGenerator.render_code`.
 """
 
