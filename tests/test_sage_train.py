@@ -101,6 +101,48 @@ def test_reconstruct_loss_falls_on_two_items(tmp_path):
     assert np.mean(sem[-3:]) < 0.5 * np.mean(sem[:3])
 
 
+class PhotoFolder:
+    """What photo_feature_codes reads of a SageDataset: len, num_codes, cfg.crop_fraction and load(i)."""
+
+    def __init__(self, images: list[np.ndarray], flip: bool = True):
+        self.images, self.cfg = images, SimpleNamespace(crop_fraction=8 / 9)
+        self.num_codes = 2 * len(images) if flip else len(images)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.images[i], np.zeros(self.images[i].shape[:2], np.uint8)
+
+
+def test_feature_codes_follow_what_the_photos_look_like(imagenet_mobilenet_v2):
+    rng = np.random.default_rng(0)
+
+    def photo(rgb, noise: float) -> np.ndarray:
+        base = np.zeros((72, 72, 3)) + np.array(rgb, float)
+        base[20:52, 24:48] = 255 - base[20:52, 24:48]  # a block in the inverse colour, off centre (not symmetric)
+        return np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+
+    red, reddish, blue = photo((200, 40, 30), 2), photo((205, 45, 35), 2), photo((30, 60, 210), 2)
+    images = [red, reddish, blue, red.copy()] + [photo(rng.integers(0, 255, 3), 20) for _ in range(8)]
+    reference = torch.randn(500, 4) * torch.tensor([0.5, 1.0, 2.0, 0.1]) + torch.tensor([1.0, -1.0, 0.0, 3.0])
+    codes = T.photo_feature_codes(PhotoFolder(images), reference, batch_size=5, progress=False)
+    n = len(images)
+    assert codes.shape == (2 * n, 4) and codes.dtype == torch.float32
+    # scaled to the reference codes, dimension by dimension
+    torch.testing.assert_close(codes.mean(0), reference.mean(0), atol=1e-4, rtol=0)
+    torch.testing.assert_close(codes.std(0), reference.std(0), atol=1e-4, rtol=1e-4)
+    # a function of the photo: equal photos get equal codes; alike ones closer than unlike ones
+    torch.testing.assert_close(codes[0], codes[3])
+    assert (codes[0] - codes[1]).norm() < 0.5 * (codes[0] - codes[2]).norm()
+    # codes n.. are the mirrored photos: not the same as the photo's own code (the block is off centre)
+    assert not torch.allclose(codes[0], codes[n], atol=1e-3)
+    # without flips, one code per photo; too few codes for the PCA is an error
+    assert T.photo_feature_codes(PhotoFolder(images, flip=False), reference, progress=False).shape == (n, 4)
+    with pytest.raises(ValueError, match="more codes"):
+        T.photo_feature_codes(PhotoFolder(images[:2]), reference, progress=False)
+
+
 def test_stages_chain_through_init_log_finite_losses_and_export(tmp_path):
     data = SyntheticFaces(4)
     val = SyntheticFaces(1, seed=9)
@@ -306,6 +348,8 @@ def test_ablation_config_errors():
     with pytest.raises(ValueError, match="drawing_head"):
         dataclasses.replace(TINY, drawing_head="pencil")
     T.Config(model=NO_TRANSLATOR, curriculum=GROW, translate_train="all")  # allowed
+    with pytest.raises(ValueError, match="code_init must be"):
+        T.Config(model=TINY, curriculum=GROW, code_init="pca")
     from apdraw.config import ConfigError
 
     path = REPO / "src" / "apdraw" / "configs" / "sage_translate.yaml"
