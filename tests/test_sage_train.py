@@ -9,6 +9,7 @@ import dataclasses
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -427,6 +428,46 @@ def test_sage_dataset_reads_drawings_in_the_crop_frame(tmp_path):
         assert ink_left == bright_left  # the drawing flips with its photo
         flips += not ink_left
     assert 0 < flips < 8
+
+
+def test_feature_code_warm_start_and_its_check_script(tmp_path, imagenet_mobilenet_v2):
+    """code_init=features through the task (a real SageDataset on a synthetic folder), then
+    scripts/sage_warm_start_check.py on its checkpoint: PSNRs, identity gain, parser scores, figure."""
+    from apdraw.data.sage import POSE_VERSION, SageDataConfig, pose_cache_path
+
+    root, cache = tmp_path / "mini", tmp_path / "cache"
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True)
+    cache.mkdir()
+    rng = np.random.default_rng(0)
+    names = [str(i) for i in range(10)]  # 20 codes with the mirrors: more than the 16 code dimensions
+    for name in names:
+        img = cv2.resize(rng.integers(0, 255, (4, 4, 3)).astype(np.uint8), (64, 64), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(root / "images" / f"{name}.jpg"), img)
+        mask = np.zeros((64, 64), np.uint8)
+        mask[16:48, 16:48] = 1
+        cv2.imwrite(str(root / "masks" / f"{name}.png"), mask)
+    pose_cache_path(cache).write_text(json.dumps({"version": POSE_VERSION, "poses": {n: [1.5, 1.3] for n in names}}))
+    data = SageDataConfig(root=str(root), cache_dir=str(cache), split="all")
+    cfg = tiny_config(tmp_path / "rec", "reconstruct", 2, data=data, code_init="features", loop=dict(validate_every=0))
+    task = T.Task(cfg)
+    run_training(task, cfg.loop, cfg)
+    codes = task.modules["codes"].weight.detach()
+    assert codes.shape == (20, 16) and not torch.allclose(codes[0], codes[1], atol=1e-3)
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        check = importlib.import_module("sage_warm_start_check")
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    out, fig = tmp_path / "check.json", tmp_path / "fig.png"
+    rc = check.main([str(tmp_path / "rec" / "checkpoints" / "latest.pt"), "--items", "8", "--size", "32",
+                     "--figure", str(fig), "--json", str(out), "--names", "tiny"])  # fmt: skip
+    assert rc == 0
+    r = json.loads(out.read_text())["tiny"]
+    assert r["step"] == 2 and r["items"] == 8
+    assert all(math.isfinite(r[k]) for k in ("psnr_own", "psnr_other", "psnr_mean_code"))
+    assert r["identity_gain_db"] == pytest.approx(r["psnr_own"] - r["psnr_other"])
+    assert fig.is_file()
 
 
 def test_drawings_script_crops_the_photo_frame_as_the_data_set():

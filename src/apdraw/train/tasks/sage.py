@@ -21,6 +21,11 @@ Four stages, chained through ``init`` (each starts from the previous one's ``lat
   (``reconstruct_stereo``): the target *is* the primary view, so the aux view would
   double the NeRF cost for a consistency term whose job the photometric loss at the
   true pose already does for the rendered view; the adversarial stage turns it on.
+  Where the codes start (``code_init``, ours): a sample of the untrained mapping network's
+  codes (``mapping``), or codes made from each photo's MobileNetV2 features
+  (``features``, :func:`photo_feature_codes`), which the decoders can read from the first
+  step: at a CPU budget each code is visited about ten times, too few for a random code
+  to learn whose face it is (the function's docstring gives the measurements).
 * ``stage=map`` (**ours**): the codes and everything else frozen, the mapping network's
   trunk learns z ~ N(0, I) -> w so that trunk(z) follows the learned codes'
   distribution, by minimising the sliced Wasserstein-2 distance (``map_projections``
