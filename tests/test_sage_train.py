@@ -144,6 +144,26 @@ def test_feature_codes_follow_what_the_photos_look_like(imagenet_mobilenet_v2):
         T.photo_feature_codes(PhotoFolder(images[:2]), reference, progress=False)
 
 
+def test_reconstruct_perceptual_term(tmp_path, imagenet_mobilenet_v2):
+    """perceptual_weight > 0 adds the MobileNetV2 distance to the warm start's loss (logged; it changes the
+    weights G learns); 0 leaves it out."""
+    def train(name: str, weight: float) -> tuple[T.Task, list[dict[str, str]]]:
+        cfg = tiny_config(tmp_path / name, "reconstruct", 3, curriculum=(T.Phase(0, 32),), perceptual_weight=weight,
+                          loop=dict(validate_every=0, ema_decay=0.0))  # fmt: skip
+        task = T.Task(cfg, SyntheticFaces(2))
+        run_training(task, cfg.loop, cfg)
+        return task, rows(tmp_path / name)
+
+    with_p, log_p = train("p", 1.0)
+    without, log_0 = train("none", 0.0)
+    finite_losses(log_p[-1], {"perceptual", "photo", "loss"})
+    assert "perceptual" not in log_0[-1]
+    assert float(log_p[0]["loss"]) > float(log_0[0]["loss"])  # same first batch and weights, one more term
+    assert not torch.equal(weights(with_p), weights(without))
+    with pytest.raises(ValueError, match="perceptual_weight"):
+        T.Config(model=TINY, curriculum=GROW, perceptual_weight=-1.0)
+
+
 def test_stages_chain_through_init_log_finite_losses_and_export(tmp_path):
     data = SyntheticFaces(4)
     val = SyntheticFaces(1, seed=9)

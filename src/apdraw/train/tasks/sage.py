@@ -172,6 +172,11 @@ class Config:
     # Ours: the reconstruction warm start (stage=reconstruct).
     reconstruct_stereo: bool = False  # render the aux view and add reproj_λ·L_rec (module doc: why off)
     nerf_weight: float = 1.0  # weight of the photometric loss on the NeRF RGB
+    # Ours: + perceptual_weight · the MobileNetV2 perceptual distance (losses.perceptual, taps at strides
+    # 2..16, at the decoder's output size) between the decoded photo and the photo. Why: with codes that
+    # carry identity (code_init=features) the pixel losses spend the decoders on each face's colours and
+    # the eyes and mouth faded (MediaPipe found no face in the reconstructions); 0 = off.
+    perceptual_weight: float = 0.0
     recon_lr: float = 2e-4  # Adam (0.9, 0.999) for the field, head and decoders
     code_lr: float = 1e-3  # Adam for the per-image codes
     # Ours: where the codes start. mapping: the untrained mapping network's output for random z;
@@ -215,9 +220,9 @@ class Config:
                 raise ValueError("curriculum learning rates must be > 0 and pos_lambda >= 0")
         if min(self.recon_lr, self.code_lr, self.map_lr, self.clip) <= 0:
             raise ValueError("recon_lr, code_lr, map_lr and clip must be > 0")
-        if min(self.fade_steps, self.nerf_noise_steps, self.projected, self.nerf_weight, self.val_items,
+        if min(self.fade_steps, self.nerf_noise_steps, self.projected, self.nerf_weight, self.perceptual_weight, self.val_items,
                self.val_fit_steps, self.val_samples) < 0 or self.r1_every < 1 or self.map_projections < 1:  # fmt: skip
-            raise ValueError("fade_steps, nerf_noise_steps, projected, nerf_weight and the val_* sizes must be >= 0; "
+            raise ValueError("fade_steps, nerf_noise_steps, projected, nerf_weight, perceptual_weight and the val_* sizes must be >= 0; "
                              "r1_every and map_projections >= 1")  # fmt: skip
         if self.paired_l1 < 0:
             raise ValueError(f"paired_l1 must be >= 0, got {self.paired_l1}")
@@ -498,6 +503,11 @@ class Task(TrainTask):
                 self.optimizers[name] = adam(self.modules[name].parameters(), lr_d, cfg.betas)
         if "P" in self.modules:
             self.optimizers["P"] = adam(self.modules["P"].parameters(), lr_d, cfg.betas)
+        self.perceptual = None
+        if cfg.stage == "reconstruct" and cfg.perceptual_weight > 0:
+            from apdraw.losses.perceptual import PerceptualLoss
+
+            self.perceptual = ctx.prepare(PerceptualLoss(resolution=cfg.curriculum[-1].size, stages=(0, 1, 2, 3)))
 
     def _load_init(self, modules: dict[str, nn.Module]) -> None:
         """Start from another stage: every module of ``init`` that this stage has.
@@ -594,6 +604,10 @@ class Task(TrainTask):
         l_sem = semantic_cross_entropy(out.semantic.float(), resize_labels(batch["labels"], phase.size))
         loss = l_img + cfg.nerf_weight * l_nerf + lc.semantic_ce_lambda * l_sem
         scalars = {"photo": l_img.item(), "nerf": l_nerf.item(), "semantic_ce": l_sem.item()}
+        if self.perceptual is not None:
+            l_perc = self.perceptual(out.image.float(), resize_photo(photo, phase.size))
+            loss = loss + cfg.perceptual_weight * l_perc
+            scalars["perceptual"] = l_perc.item()
         if cfg.reconstruct_stereo:
             l_rec = reprojection_loss(out.nerf_rgb.float(), out.warped_rgb.float(), lc.reproj_l1_weight)
             loss = loss + lc.reproj_lambda * l_rec
