@@ -11,6 +11,9 @@ mode, fixed renderer jitter):
   rolled by one) and with the mean code. ``identity gain`` = own − other: how much of the reconstruction
   the code carries. A warm start whose codes say nothing decodes the same average face from every code
   (gain near 0).
+* **Faces found**: MediaPipe's face mesh (:class:`apdraw.face.head_pose.HeadPoseEstimator`, as
+  ``scripts/eval_sage.py``: the photo upscaled to 512², bicubic) on the decoded photos; skipped (null) when
+  MediaPipe is unavailable.
 * **The parser** (:class:`apdraw.models.parser.FaceParser`, the evaluation's) on the decoded photos against
   the decoded semantic map, mean IoU over :data:`apdraw.eval.multiview.MAIN_CLASSES` (what the issue's
   parser target measures on random identities), and the same parser on the real photos at the same size
@@ -82,7 +85,22 @@ def check(path: str, items: int, size: int, parser) -> tuple[dict, np.ndarray, n
     real = to_u8(photo)
     result["parser_vs_semantic_miou"] = label_iou([parser.parse(p) for p in decoded], semantic)["miou"]
     result["parser_on_real_miou"] = label_iou([parser.parse(p) for p in real], [lab.numpy().astype(np.uint8) for lab in labels])["miou"]
+    result["faces_found"] = faces_found(decoded)
     return result, decoded, real
+
+
+def faces_found(photos: np.ndarray) -> int | None:
+    """How many of the (B, S, S, 3) uint8 photos MediaPipe's face mesh finds a face in (None: no MediaPipe)."""
+    import cv2
+
+    try:
+        from apdraw.face.head_pose import HeadPoseEstimator
+
+        estimator = HeadPoseEstimator()
+    except Exception as exc:  # mediapipe missing or broken
+        print(f"head pose estimator unavailable ({exc}): faces not counted", flush=True)
+        return None
+    return sum(estimator.estimate(cv2.resize(p, (512, 512), interpolation=cv2.INTER_CUBIC)) is not None for p in photos)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         r, decoded, real = check(path, args.items, args.size, parser)
         results[name] = r
         print(f"{name} (step {r['step']}): PSNR own code {r['psnr_own']:.2f} dB, another photo's {r['psnr_other']:.2f}, "
-              f"mean code {r['psnr_mean_code']:.2f}; identity gain {r['identity_gain_db']:+.2f} dB; parser on the "
+              f"mean code {r['psnr_mean_code']:.2f}; identity gain {r['identity_gain_db']:+.2f} dB; faces found "
+              f"{r['faces_found']} / {r['items']}; parser on the "
               f"reconstructions vs their semantic maps mIoU {r['parser_vs_semantic_miou']:.3f} "
               f"(on the real photos at {r['size']}²: {r['parser_on_real_miou']:.3f})", flush=True)  # fmt: skip
         rows.append((name, decoded))

@@ -487,6 +487,7 @@ def test_feature_code_warm_start_and_its_check_script(tmp_path, imagenet_mobilen
     assert r["step"] == 2 and r["items"] == 8
     assert all(math.isfinite(r[k]) for k in ("psnr_own", "psnr_other", "psnr_mean_code"))
     assert r["identity_gain_db"] == pytest.approx(r["psnr_own"] - r["psnr_other"])
+    assert r["faces_found"] is None or 0 <= r["faces_found"] <= 8
     assert fig.is_file()
 
 
