@@ -405,7 +405,7 @@ def test_sliced_wasserstein_is_zero_for_equal_samples_and_grows_with_a_shift():
 # --------------------------------------------------------------------------- configs, data, drawings script
 
 
-@pytest.mark.parametrize("name", ["sage_reconstruct", "sage_adversarial", "sage_translate", "sage_gpu"])
+@pytest.mark.parametrize("name", ["sage_reconstruct", "sage_adversarial", "sage_scratch", "sage_translate", "sage_gpu"])
 def test_shipped_configs_load(name):
     cfg = load_config(T.Config, REPO / "src" / "apdraw" / "configs" / f"{name}.yaml")
     assert cfg.loop.max_minutes > 0
