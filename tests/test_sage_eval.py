@@ -280,3 +280,12 @@ def test_editing_script_end_to_end(weights, tmp_path):
     assert rc == 0
     img = np.asarray(Image.open(out).convert("RGB"))
     assert img.shape[1] >= 5 * 48 and img.shape[0] > 6 * 48
+
+
+def test_gallery_script_end_to_end(weights, tmp_path):
+    out = tmp_path / "gallery.png"
+    rc = _script("sage_gallery").main(["--weights", str(weights), "--style", f"other={weights}", "--seeds", "0,1",
+                                       "--yaws=-10,0,10", "--tile", "40", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert img.shape[1] == 3 * 40 and img.shape[0] > 2 * 3 * 40  # 2 seeds x (photo + 2 drawings) rows of tiles
