@@ -39,8 +39,10 @@ from sage_editing import label  # noqa: E402
 
 
 def to_u8(x: torch.Tensor) -> np.ndarray:
-    """(B, 3, S, S) in about [-1, 1] -> (B, S, S, 3) uint8."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    """(B, 3, S, S) in about [-1, 1] -> (B, S, S, 3) uint8 (``View.photo``'s conversion)."""
+    from apdraw.multiview import _to_u8
+
+    return _to_u8(x.float().clamp(-1, 1).permute(0, 2, 3, 1))
 
 
 def check(path: str, items: int, size: int, parser) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -69,9 +71,8 @@ def check(path: str, items: int, size: int, parser) -> tuple[dict, np.ndarray, n
             return g(T.latent_of(g, w), yaw, pitch, output_size=size, stereo=False, translate=False,
                      generator=torch.Generator().manual_seed(7))  # fmt: skip
 
-    def psnr(image: torch.Tensor) -> float:
-        mse = ((image.clamp(-1, 1) - photo) / 2).pow(2).mean((1, 2, 3))
-        return float((-10 * torch.log10(mse)).mean())
+    def psnr(image: torch.Tensor) -> float:  # the warm start's own validation PSNR (val.csv), averaged
+        return float(T._psnr(image, photo).mean())
 
     own = render(codes[index])
     result = {

@@ -461,8 +461,12 @@ def test_feature_code_warm_start_and_its_check_script(tmp_path, imagenet_mobilen
     cache.mkdir()
     rng = np.random.default_rng(0)
     names = [str(i) for i in range(10)]  # 20 codes with the mirrors: more than the 16 code dimensions
+    twin = None
     for name in names:
         img = cv2.resize(rng.integers(0, 255, (4, 4, 3)).astype(np.uint8), (64, 64), interpolation=cv2.INTER_CUBIC)
+        if name == "1":
+            img = twin  # photo 1 is photo 0 again: equal features, so equal codes at the start
+        twin = img
         cv2.imwrite(str(root / "images" / f"{name}.jpg"), img)
         mask = np.zeros((64, 64), np.uint8)
         mask[16:48, 16:48] = 1
@@ -473,7 +477,9 @@ def test_feature_code_warm_start_and_its_check_script(tmp_path, imagenet_mobilen
     task = T.Task(cfg)
     run_training(task, cfg.loop, cfg)
     codes = task.modules["codes"].weight.detach()
-    assert codes.shape == (20, 16) and not torch.allclose(codes[0], codes[1], atol=1e-3)
+    assert codes.shape == (20, 16)
+    # the twins started equal and moved only two small Adam steps; random (mapping) codes would be far apart
+    assert (codes[0] - codes[1]).norm() < 0.2 * (codes[0] - codes[2]).norm()
     sys.path.insert(0, str(REPO / "scripts"))
     try:
         check = importlib.import_module("sage_warm_start_check")
