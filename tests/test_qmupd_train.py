@@ -184,9 +184,9 @@ class PhotoDrawingPairs(torch.utils.data.Dataset):
         return {"photo": item["photo"], "drawing": item["drawing"]}
 
 
-def tiny_config(out: Path, steps: int, generator=TINY_G, **kw) -> T.Config:
+def tiny_config(out: Path, steps: int, generator=TINY_G, discriminator=TINY_D, **kw) -> T.Config:
     return T.Config(
-        generator=generator, discriminator=TINY_D, lr=1e-3, val_items=0, pool_size=2, perceptual_resolution=64,
+        generator=generator, discriminator=discriminator, lr=1e-3, val_items=0, pool_size=2, perceptual_resolution=64,
         schedule_steps=4,  # not loop.steps: the killed run below has fewer
         loop=LoopConfig(out_dir=str(out), steps=steps, batch_size=2, log_every=1, sample_every=steps, ckpt_every=2, ema_decay=0.9),
         **kw,
@@ -214,6 +214,61 @@ def test_warm_start_l1_falls(tmp_path, unpaired):
     first, last = float(rows[0]["l1_a"]), np.mean([float(r["l1_a"]) for r in rows[-5:]])
     assert last < 0.7 * first
     assert set(task.modules) == {"G_A", "G_B"}
+
+
+class _Recoloured(torch.utils.data.Dataset):
+    """The synthetic pairs with every drawing made one flat value: a 'style' that is trivially learnable."""
+
+    def __init__(self, files, value: float):
+        self.inner, self.value = PhotoDrawingPairs(files), value
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, key):
+        item = self.inner[key]
+        return {"photo": item["photo"], "drawing": torch.full_like(item["drawing"], self.value)}
+
+
+def test_style_labelled_pairs_label_each_part_and_keep_keys(unpaired):
+    from apdraw.data.paired import StyleLabelledPairs
+    from apdraw.data.sampling import SampleKey
+
+    _, files = unpaired
+    parts = [PhotoDrawingPairs(files[:3]), PhotoDrawingPairs(files[3:])]
+    ds = StyleLabelledPairs(parts)
+    assert len(ds) == 4
+    assert [ds[i]["style"].tolist() for i in range(4)] == [[1.0, 0.0]] * 3 + [[0.0, 1.0]]
+    assert torch.equal(ds[3]["drawing"], parts[1][0]["drawing"])  # the part's own item, index made local
+    assert torch.equal(ds[SampleKey(3, 7)]["photo"], parts[1][SampleKey(0, 7)]["photo"])  # the seed passes through
+    with pytest.raises(IndexError):
+        ds[4]
+    with pytest.raises(ValueError, match="no empty part"):
+        StyleLabelledPairs([])
+
+
+def test_labelled_warm_start_teaches_the_style_input(tmp_path, unpaired):
+    """Paired FS2K warm start (ours): style 0's pairs are white, style 1's black; afterwards G_A draws each."""
+    from apdraw.data.paired import StyleLabelledPairs
+
+    _, files = unpaired
+    g = dataclasses.replace(TINY_G, style_dim=2, style_film=True)
+    d = dataclasses.replace(TINY_D, style_dim=2)
+    cfg = tiny_config(tmp_path / "pre", 40, generator=g, discriminator=d, stage="pretrain", film_lr_mult=10.0)
+    task = T.Task(cfg, StyleLabelledPairs([_Recoloured(files, 1.0), _Recoloured(files, -1.0)]))
+    run_training(task, cfg.loop, cfg)
+    photo = PhotoDrawingPairs(files)[0]["photo"][None]
+    with torch.no_grad():
+        white = task.averaged("G_A")(photo, torch.tensor([[1.0, 0.0]])).mean().item()
+        black = task.averaged("G_A")(photo, torch.tensor([[0.0, 1.0]])).mean().item()
+    assert white - black > 0.5, (white, black)
+
+
+def test_fs2k_warm_start_config_is_checked():
+    with pytest.raises(ValueError, match="sketch_type -1"):
+        T.Config(stage="pretrain", pretrain_data=T.DataConfig(source="fs2k", sketch_type=0))
+    with pytest.raises(ValueError, match="sketch_types gives 2 styles"):
+        T.Config(stage="pretrain", pretrain_data=T.DataConfig(source="fs2k", sketch_type=-1), data=UnpairedConfig(sketch_types=[0, 1]))
 
 
 def test_unpaired_training_resumes_exactly_and_exports(tmp_path, unpaired, imagenet_mobilenet_v2):
@@ -352,7 +407,9 @@ def test_the_configs_load(tmp_path):
     fast = load_config(T.Config, root / "qmupd_fast.yaml")
     gpu = load_config(T.Config, root / "qmupd_gpu.yaml")
     pre = load_config(T.Config, root / "qmupd_pretrain.yaml")
-    assert fast.stage == gpu.stage == "unpaired" and pre.stage == "pretrain"
+    pre_fs2k = load_config(T.Config, root / "qmupd_pretrain_fs2k.yaml")
+    assert fast.stage == gpu.stage == "unpaired" and pre.stage == pre_fs2k.stage == "pretrain"
+    assert pre_fs2k.pretrain_data.source == "fs2k" and pre_fs2k.pretrain_data.sketch_type == -1 and pre_fs2k.generator.style_film
     assert fast.generator.resolution == 256 and gpu.generator.resolution == 512
     assert count_parameters(StyleGenerator(gpu.generator, init=False)) == 11_968_897  # SPEC B1.2's G_A
 

@@ -10,6 +10,9 @@ Adapters list (photo, drawing) pairs from several layouts as :class:`PairRecord`
 * :func:`cufs_records`: CUFS (``photo/``, ``sketch/``);
 * :func:`photo_records`: photos only, for NPR pre-training pairs.
 
+:class:`StyleLabelledPairs` joins one paired set per drawing style and labels each
+item with its style (QMUPD's paired FS2K warm start).
+
 :func:`preprocess` runs each pair once through the face pipeline (largest face)
 and caches an :class:`AlignedPair` per pair as ``.npz``: aligned 512² photo,
 drawing warped with the *photo's* transform, 5 landmarks, foreground mask. NPR
@@ -357,4 +360,32 @@ class PairedDrawingDataset(Dataset):
             c = self.dt_cfg
             item["dt"] = torch.from_numpy(exact_dt(drawing_s, c.cap, c.ink_threshold))
             item["lines"] = torch.from_numpy(line_masks(drawing_s, c.line_width, c.ink_threshold)).float()
+        return item
+
+
+class StyleLabelledPairs(Dataset):
+    """Several paired datasets as one; every item gains ``style`` (K,), the one-hot of its part's index.
+
+    Part k holds the pairs of drawing style k (K = number of parts). Keys pass through with
+    the index made local to the part and the seed kept, so each item's augmentation is still a
+    pure function of its key (exact resume).
+    """
+
+    def __init__(self, parts: list[Dataset]):
+        if not parts or any(len(p) == 0 for p in parts):
+            raise ValueError("StyleLabelledPairs needs at least one part, and no empty part")
+        self.parts = list(parts)
+        self.offsets = np.cumsum([0] + [len(p) for p in parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, key: SampleKey | int) -> dict[str, torch.Tensor]:
+        index = key_index(key)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} pairs")
+        k = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        local = index - int(self.offsets[k])
+        item = dict(self.parts[k][SampleKey(local, key.seed) if isinstance(key, SampleKey) else local])
+        item["style"] = torch.nn.functional.one_hot(torch.tensor(k), len(self.parts)).float()
         return item

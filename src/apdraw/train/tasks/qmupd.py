@@ -6,6 +6,10 @@ Two stages:
   NPR pre-training): G_A learns photo -> NPR drawing (L1, a random one-hot style
   per sample, so the style input starts neutral) and G_B the reverse (L1), on
   the NPR pairs of the paired cache. Supervised, so it converges in minutes.
+  With ``pretrain_data.source=fs2k`` and ``sketch_type=-1`` (also ours; the paper is
+  unpaired) it learns FS2K's own photo -> drawing pairs instead, each in its
+  artist's style (``data.sketch_types[k]`` is style k), so the style input means
+  something before the unpaired losses start.
 * ``stage=unpaired`` (the paper): photos and drawings drawn independently
   (:mod:`apdraw.data.unpaired`). Per step, G first, then one D step over all
   discriminators (SPEC B1.3):
@@ -33,7 +37,7 @@ before every drawing discriminator).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -41,7 +45,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from apdraw.data.paired import DataConfig, PairAugmentConfig, PairedDrawingDataset, build_records, preprocess
+from apdraw.data.paired import (
+    DataConfig,
+    PairAugmentConfig,
+    PairedDrawingDataset,
+    StyleLabelledPairs,
+    build_records,
+    preprocess,
+)
 from apdraw.data.unpaired import MASK_REGIONS, UnpairedConfig, build_unpaired
 from apdraw.losses.diffaugment import DiffAugmentConfig, diff_augment
 from apdraw.losses.gan import gan_loss
@@ -81,7 +92,8 @@ class Config:
     discriminator: DiscriminatorConfig = field(default_factory=_compact_d)
     init: str = ""  # latest.pt of another qmupd run (G_A, G_B, and the Ds when it has them), or a G_A .safetensors
     data: UnpairedConfig = field(default_factory=UnpairedConfig)  # stage=unpaired
-    pretrain_data: DataConfig = field(default_factory=_npr_data)  # stage=pretrain: NPR pairs
+    # stage=pretrain: NPR pairs (random style), or source fs2k with sketch_type -1: FS2K pairs, each in its style
+    pretrain_data: DataConfig = field(default_factory=_npr_data)
     loss: QMUPDLossConfig = field(default_factory=QMUPDLossConfig)
     # Baselines and ablations (defaults = the paper).
     cycle: Literal["relaxed", "pixel"] = "relaxed"  # pixel = CycleGAN's L1 forward cycle on the photo
@@ -122,6 +134,11 @@ class Config:
             raise ValueError("generator.style_dim and discriminator.style_dim must be equal")
         if self.stage == "unpaired" and self.data.num_styles != self.generator.style_dim:
             raise ValueError(f"data gives {self.data.num_styles} styles but generator.style_dim is {self.generator.style_dim}")
+        if self.stage == "pretrain" and self.pretrain_data.source == "fs2k":
+            if self.pretrain_data.sketch_type != -1:
+                raise ValueError("pretrain_data.source=fs2k takes sketch_type -1 (every style, each pair in its own)")
+            if len(self.data.sketch_types) != self.generator.style_dim:
+                raise ValueError(f"data.sketch_types gives {len(self.data.sketch_types)} styles but generator.style_dim is {self.generator.style_dim}")
         if not 0.0 <= self.schedule_end <= 1.0 or not 0.0 <= self.decay_start <= 1.0:
             raise ValueError("schedule_end and decay_start must be in [0, 1]")
         if self.film_lr_mult <= 0:
@@ -139,9 +156,7 @@ class Task(TrainTask):
         self.size = cfg.generator.resolution
         if dataset is None:
             if cfg.stage == "pretrain":
-                records, tag = build_records(cfg.pretrain_data)
-                files = preprocess(records, cfg.pretrain_data.cache_dir, tag)
-                dataset = PairedDrawingDataset(files, self.size, cfg.pretrain_data.augment)
+                dataset = _pretrain_dataset(cfg, self.size)
             else:
                 dataset = build_unpaired(cfg.data, self.size)
         self.dataset = dataset
@@ -216,7 +231,10 @@ class Task(TrainTask):
     def _pretrain_step(self, batch: dict[str, torch.Tensor], ctx: Context) -> dict[str, float]:
         photo, drawing = batch["photo"], batch["drawing"]
         b, k = photo.shape[0], self.config.generator.style_dim
-        style = F.one_hot(torch.randint(0, k, (b,)), k).float().to(photo.device)
+        if "style" in batch:  # style-labelled pairs: each drawing's own style
+            style = batch["style"]
+        else:  # NPR pairs: one drawing for every style, so a random one keeps the style input neutral
+            style = F.one_hot(torch.randint(0, k, (b,)), k).float().to(photo.device)
         with ctx.autocast():
             fake = self.train_nets["G_A"](photo, style).float()
             rec_photo = self.train_nets["G_B"](drawing).float()
@@ -377,7 +395,8 @@ class Task(TrainTask):
         of drawings the evaluation style classifier (trained separately from the
         soft-label one) assigns to style k.
         """
-        if self.config.stage != "unpaired" or not self.config.val_items:
+        labelled = self.config.stage == "pretrain" and self.config.pretrain_data.source == "fs2k"
+        if (self.config.stage != "unpaired" and not labelled) or not self.config.val_items:
             return None
         from apdraw.data.paired import AlignedPair
         from apdraw.eval.quick import QuickScorer
@@ -406,6 +425,23 @@ class Task(TrainTask):
         if accs:
             out["style_acc_min"] = min(accs)
         return out
+
+
+def _pretrain_dataset(cfg: Config, size: int) -> torch.utils.data.Dataset:
+    """The warm start's pairs: NPR drawings of photos, or FS2K's pairs labelled with their style."""
+    pd = cfg.pretrain_data
+    if pd.source != "fs2k":
+        records, tag = build_records(pd)
+        return PairedDrawingDataset(preprocess(records, pd.cache_dir, tag), size, pd.augment)
+    parts = []
+    for t in cfg.data.sketch_types:
+        dc = replace(pd, sketch_type=t)
+        records, tag = build_records(dc)
+        files = preprocess(records, dc.cache_dir, tag)
+        if not files:
+            raise TrainingSetupError(f"FS2K sketch type {t}: no training pair with a detectable face under {pd.root}")
+        parts.append(PairedDrawingDataset(files, size, pd.augment))
+    return StyleLabelledPairs(parts)
 
 
 def _load_init(modules: dict, path: str) -> None:
