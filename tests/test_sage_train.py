@@ -495,6 +495,25 @@ def test_feature_code_warm_start_and_its_check_script(tmp_path, imagenet_mobilen
     assert r["identity_gain_db"] == pytest.approx(r["psnr_own"] - r["psnr_other"])
     assert r["faces_found"] is None or 0 <= r["faces_found"] <= 8
     assert fig.is_file()
+    # scripts/fit_sage_encoder.py on the same checkpoint: an encoder for this generator's codes
+    from apdraw.models.sage.encoder import load_code_encoder, mapping_fingerprint
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        fit = importlib.import_module("fit_sage_encoder")
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    enc_path, enc_json = tmp_path / "enc.safetensors", tmp_path / "enc.json"
+    assert fit.main([str(tmp_path / "rec" / "checkpoints" / "latest.pt"), "--out", str(enc_path), "--json", str(enc_json), "--folds", "2"]) == 0
+    enc = load_code_encoder(enc_path)
+    assert enc.mapping_fingerprint == mapping_fingerprint(task.modules["G"]) and enc.cfg.code_dim == 16
+    report = json.loads(enc_json.read_text())
+    assert report["codes"] == 20 and str(report["alpha"]) in report["cross_validation"]
+    assert report["train_fit"]["r2"] >= max(v["r2"] for v in report["cross_validation"].values()) - 1e-9  # own photos fit best
+    with torch.no_grad():  # the refit reproduces the training codes about as well as its R² says
+        pred = enc(torch.from_numpy(T.photo_features(task.dataset, progress=False)).float())
+    resid = ((pred - codes) ** 2).sum() / ((codes - codes.mean(0)) ** 2).sum()
+    assert float(resid) == pytest.approx(1 - report["train_fit"]["r2"], abs=0.05)
 
 
 def test_drawings_script_crops_the_photo_frame_as_the_data_set():

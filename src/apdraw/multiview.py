@@ -11,6 +11,7 @@ Usage::
     mid = mv.interpolate(3, 7, 0.5, yaw_deg=0)  # half-way between identities 3 and 7
 
     fit = mv.invert(load_image("me.jpg"), steps=200)   # your own face: a code w fitted to the photo
+                                                        # (started by the code encoder where one fits)
     side = mv.render_code(fit.code, yaw_deg=30)         # ... drawn from another angle
 
     parts = mv.render_parts(3, yaw_deg=-15)    # what G_p gets: parts.image, parts.semantic (logits), parts.depth
@@ -33,8 +34,11 @@ on the full 512² CelebAMask-HQ-framed image, calibrated with the data's
 :data:`~apdraw.data.sage.PITCH_OFFSET` exactly as the training photos' poses; the parser
 (:class:`apdraw.models.parser.FaceParser`) labels the same frame in 19 classes. Then,
 with every network frozen and the camera at that pose, Adam fits the mapping code w
-(w_s space, started from the mean latent; the FiLM parameters are the mapping head of w,
-:meth:`~apdraw.models.sage.MappingNetwork.from_code`) to the crop: the photometric loss
+(w_s space; the FiLM parameters are the mapping head of w,
+:meth:`~apdraw.models.sage.MappingNetwork.from_code`) to the crop, started from the code
+encoder's guess where the generator has one (:mod:`apdraw.models.sage.encoder`, ours: a
+linear map from the crop's MobileNetV2 features to the warm start's learned codes; the
+shipped generators have one) and from the mean latent otherwise: the photometric loss
 (λ·L1 + (1 − λ)·SSIM, :func:`apdraw.losses.sage.photometric_loss`) on the decoded photo
 plus the semantic cross-entropy on the decoded label map, as the reconstruction stage of
 ``apdraw train sage`` fits held-out photos.
@@ -80,6 +84,7 @@ from apdraw.face.align import fit_similarity, transform_points
 from apdraw.losses.sage import SageLossConfig, photometric_loss, semantic_cross_entropy
 from apdraw.models.parser import CLASS_NAMES, colorize
 from apdraw.models.sage import Cameras, Latent, SageGenerator, load_generator
+from apdraw.models.sage.encoder import DEFAULT_ENCODER, CodeEncoder, load_code_encoder, mapping_fingerprint
 from apdraw.runtime import torch_threads
 
 MAX_YAW = 90.0  # degrees either side of frontal
@@ -316,6 +321,7 @@ class Inversion:
     losses: np.ndarray
     photometric: float
     semantic_ce: float
+    init: str = "mean"  # where the fit started: "encoder" (the code encoder's guess) or "mean" (the mean latent)
 
 
 def frame_landmarks(size: int) -> np.ndarray:
@@ -375,7 +381,16 @@ class MultiViewGenerator:
     inference wrappers, see :func:`apdraw.runtime.torch_threads`).
     """
 
-    def __init__(self, generator: SageGenerator, device: str | torch.device = "cpu", num_threads: int | None = 1):
+    def __init__(self, generator: SageGenerator, device: str | torch.device = "cpu", num_threads: int | None = 1,
+                 code_encoder: CodeEncoder | None = None):  # fmt: skip
+        """``code_encoder``: starts :meth:`invert` (:mod:`apdraw.models.sage.encoder`); it must have been
+        fitted to this generator's codes (its mapping fingerprint), else ValueError."""
+        if code_encoder is not None and code_encoder.mapping_fingerprint != mapping_fingerprint(generator):
+            raise ValueError("the code encoder was fitted to another generator's codes (its mapping network differs)")
+        if code_encoder is not None and code_encoder.cfg.code_dim != generator.cfg.mapping.hidden:
+            raise ValueError(f"the code encoder makes {code_encoder.cfg.code_dim}-d codes, the generator takes {generator.cfg.mapping.hidden}")
+        self.code_encoder = None if code_encoder is None else code_encoder.eval().requires_grad_(False)
+        self._features = None  # the code encoder's MobileNetV2, built on first use
         self.device = torch.device(device)
         self.num_threads = num_threads
         self.generator = generator.to(self.device).eval().requires_grad_(False)
@@ -397,6 +412,7 @@ class MultiViewGenerator:
         num_threads: int | None = 1,
         *,
         style: str | None = None,
+        code_encoder: str | Path | bool | None = None,
     ) -> "MultiViewGenerator":
         """Load an exported SAGE generator (``apdraw export sage``, or the end of ``apdraw train sage``).
 
@@ -406,12 +422,24 @@ class MultiViewGenerator:
         the same face (photo, semantic map) in every style; only the drawing differs. Give a
         path or a style, not both (:func:`apdraw.models.sage.resolve_weights`).
 
+        ``code_encoder`` (:meth:`invert`'s starting point): None = the shipped encoder when it fits the
+        generator (it fits the shipped ones; no encoder otherwise), False = none, a path = that file
+        (it must fit).
+
         Raises:
             FileNotFoundError: no such file (a missing shipped file: the message says how to make one).
-            ValueError: a path and a style, or an unknown style. apdraw.persistence.WeightsError
-            (a ValueError): not a SAGE generator file.
+            ValueError: a path and a style, or an unknown style; an encoder for another generator.
+            apdraw.persistence.WeightsError (a ValueError): not a SAGE generator (or encoder) file.
         """
-        return cls(load_generator(path, style=style), device, num_threads)
+        g = load_generator(path, style=style)
+        enc = None
+        if code_encoder is None:
+            if DEFAULT_ENCODER.is_file():
+                shipped = load_code_encoder()
+                enc = shipped if shipped.mapping_fingerprint == mapping_fingerprint(g) else None
+        elif code_encoder is not False:
+            enc = load_code_encoder(code_encoder)
+        return cls(g, device, num_threads, code_encoder=enc)
 
     @property
     def size(self) -> int:
@@ -489,6 +517,7 @@ class MultiViewGenerator:
         pitch_deg: float | None = None,
         seed: int = FIT_SEED,
         callback: Callable[[int, float], None] | None = None,
+        init: str = "auto",
     ) -> Inversion:
         """Fit a code w to the face of a photo (the module doc's "Inversion"); draw it with :meth:`render_code`.
 
@@ -503,9 +532,11 @@ class MultiViewGenerator:
                 (:class:`apdraw.face.head_pose.HeadPoseEstimator`, MediaPipe; frontal where it finds no face).
             seed: seeds the renderer's sample jitter while fitting.
             callback: called after every step with (step, loss) (a progress bar).
+            init: where w starts: "encoder" (the code encoder's guess from the crop's features), "mean"
+                (the mean latent), "auto" (the encoder when the generator has one, else the mean).
 
         Raises:
-            NoFaceError: no face in the photo. ValueError: bad arguments.
+            NoFaceError: no face in the photo. ValueError: bad arguments (also init "encoder" without an encoder).
         """
         from apdraw.io import as_rgb
 
@@ -518,6 +549,11 @@ class MultiViewGenerator:
         l1_weight = defaults.recon_l1_weight if l1_weight is None else float(l1_weight)
         if not (math.isfinite(semantic_weight) and semantic_weight >= 0) or not 0 <= l1_weight <= 1:
             raise ValueError(f"need semantic_weight >= 0 and l1_weight in [0, 1], got {semantic_weight}, {l1_weight}")
+        if init not in ("auto", "encoder", "mean"):
+            raise ValueError(f"init must be 'auto', 'encoder' or 'mean', got {init!r}")
+        if init == "encoder" and self.code_encoder is None:
+            raise ValueError("init='encoder' but this generator has no code encoder (MultiViewGenerator(code_encoder=...))")
+        use_encoder = self.code_encoder is not None and init != "mean"
         if (yaw_deg is None) != (pitch_deg is None):
             raise ValueError("give both yaw_deg and pitch_deg, or neither (to estimate them)")
         if yaw_deg is not None:
@@ -566,7 +602,17 @@ class MultiViewGenerator:
             ce = semantic_cross_entropy(out.semantic, target_labels)
             return photometric + semantic_weight * ce, photometric, ce
 
-        w = self.mean_latent.code.detach().clone().requires_grad_(True)
+        if use_encoder:  # the code encoder's guess from the crop at its feature size, as the training photos'
+            if self._features is None:
+                from apdraw.eval.features import MobileNetV2Features
+
+                self._features = MobileNetV2Features(device="cpu")
+            enc_crop = centre_crop_resize(frame, self.code_encoder.cfg.crop_size, CROP_FRACTION)
+            with torch_threads(self.num_threads, self.device):
+                start = self.code_encoder.encode(enc_crop[None], self._features)
+        else:
+            start = self.mean_latent.code
+        w = start.detach().clone().float().to(self.device).requires_grad_(True)
         opt = torch.optim.Adam([w], lr=float(lr))
         gen = torch.Generator().manual_seed(int(seed))
         losses: list[float] = []
@@ -588,6 +634,7 @@ class MultiViewGenerator:
             code=w.detach().float().cpu(), yaw_deg=yaw_deg, pitch_deg=pitch_deg, pose_source=source,
             crop=crop, labels=labels.astype(np.uint8), landmarks=transform_points(landmarks5, matrix), matrix=matrix,
             losses=np.asarray(losses), photometric=photometric.item(), semantic_ce=ce.item(),
+            init="encoder" if use_encoder else "mean",
         )  # fmt: skip
 
     def render_code(self, code: torch.Tensor | np.ndarray, yaw_deg: float, pitch_deg: float = 0.0) -> View:

@@ -300,12 +300,36 @@ def warm_start_code_lookup(names: list[str], warm_names: list[str], warm_codes: 
     return torch.cat([own, torch.where(own >= 0, own + n_warm, own)]) if warm_codes == 2 * n_warm else own
 
 
+def photo_features(dataset, batch_size: int = 32, progress: bool = True) -> np.ndarray:
+    """MobileNetV2's pooled ImageNet features (num_codes, 1280) float64 of every code's photo.
+
+    ``dataset``: a :class:`~apdraw.data.sage.SageDataset`; code i < N is photo i's training crop at 256²,
+    code N + i the same crop mirrored (when the data set flips). The features :func:`photo_feature_codes`
+    starts the codes from and :mod:`apdraw.models.sage.encoder` regresses the learned codes on.
+    """
+    from tqdm import tqdm
+
+    from apdraw.data.sage import centre_crop_resize
+    from apdraw.eval.features import MobileNetV2Features
+
+    n = len(dataset)
+    mirrored = dataset.num_codes == 2 * n
+    extractor = MobileNetV2Features(device="cpu")
+    plain, flipped = [], []
+    for start in tqdm(range(0, n, batch_size), desc="MobileNetV2 features", unit="batch", disable=not progress):
+        crops = np.stack([centre_crop_resize(dataset.load(i)[0], 256, dataset.cfg.crop_fraction)
+                          for i in range(start, min(n, start + batch_size))])  # fmt: skip
+        plain.append(extractor(crops).pooled)
+        if mirrored:
+            flipped.append(extractor(np.ascontiguousarray(crops[:, :, ::-1])).pooled)
+    return np.concatenate(plain + flipped)  # code order: the photos, then their mirrors
+
+
 def photo_feature_codes(dataset, reference: torch.Tensor, batch_size: int = 32, progress: bool = True) -> torch.Tensor:
     """Auto-decoder codes that start from what each photo looks like (``code_init=features``, ours).
 
-    For every code of ``dataset`` (a :class:`~apdraw.data.sage.SageDataset`: code i < N is photo i, code N + i the
-    same photo mirrored, when it flips): MobileNetV2's pooled ImageNet features (1280-d) of the photo's training crop
-    at 256², mirrored for a mirrored code; PCA to D = ``reference.shape[1]`` components, each whitened to unit
+    For every code of ``dataset`` (:func:`photo_features`: MobileNetV2's pooled features of its photo,
+    mirrored for a mirrored code): PCA to D = ``reference.shape[1]`` components, each whitened to unit
     variance; then each dimension scaled to the mean and std of that dimension of ``reference`` (R, D) (the codes
     the untrained mapping network makes), so the codes live where the mapping head expects them.
 
@@ -318,25 +342,10 @@ def photo_feature_codes(dataset, reference: torch.Tensor, batch_size: int = 32, 
 
     Returns (dataset.num_codes, D) float32. Raises ValueError when there are fewer codes than D + 1 (no PCA).
     """
-    from tqdm import tqdm
-
-    from apdraw.data.sage import centre_crop_resize
-    from apdraw.eval.features import MobileNetV2Features
-
-    n, dim = len(dataset), reference.shape[1]
-    mirrored = dataset.num_codes == 2 * n
+    dim = reference.shape[1]
     if dataset.num_codes < dim + 1:
         raise ValueError(f"code_init=features needs more codes ({dataset.num_codes}) than code dimensions ({dim})")
-    extractor = MobileNetV2Features(device="cpu")
-    plain, flipped = [], []
-    for start in tqdm(range(0, n, batch_size), desc="code_init=features", unit="batch", disable=not progress):
-        crops = np.stack([centre_crop_resize(dataset.load(i)[0], 256, dataset.cfg.crop_fraction)
-                          for i in range(start, min(n, start + batch_size))])  # fmt: skip
-        plain.append(extractor(crops).pooled)
-        if mirrored:
-            flipped.append(extractor(np.ascontiguousarray(crops[:, :, ::-1])).pooled)
-    x = np.concatenate(plain + flipped)  # code order: the photos, then their mirrors
-    x = torch.from_numpy(x).double()
+    x = torch.from_numpy(photo_features(dataset, batch_size, progress)).double()
     x = x - x.mean(0)
     _, s, v = torch.linalg.svd(x, full_matrices=False)
     pcs = x @ v[:dim].T / (s[:dim] / math.sqrt(x.shape[0] - 1)).clamp_min(1e-12)  # (num_codes, D), unit variance
