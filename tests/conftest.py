@@ -55,6 +55,19 @@ def _deterministic_threads():
     yield
 
 
+def script_module(name: str):
+    """A module of the project's scripts/ folder (``scripts/<name>.py``), imported by name."""
+    import importlib
+    import sys
+
+    folder = str(Path(__file__).resolve().parents[1] / "scripts")
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(folder)
+
+
 # --------------------------------------------------------------------------- SAGE
 
 

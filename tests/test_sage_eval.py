@@ -3,10 +3,8 @@ scripts/eval_sage.py and scripts/sage_editing.py end to end, on a tiny random ge
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import tiny_sage_config
+from conftest import script_module, tiny_sage_config
 
 from apdraw.eval.multiview import (
     MAIN_CLASSES,
@@ -242,11 +240,7 @@ def test_quality_metrics_in_range(imagenet_mobilenet_v2):
 
 
 def _script(name: str):
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
+    return script_module(name)
 
 
 def test_eval_script_end_to_end(weights, tmp_path, monkeypatch, capsys, imagenet_mobilenet_v2, synthetic_drawings_dir):

@@ -19,7 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import tiny_sage_config
+from conftest import script_module, tiny_sage_config
 
 from apdraw.config import load_config
 from apdraw.models.sage import paper_config
@@ -480,11 +480,7 @@ def test_feature_code_warm_start_and_its_check_script(tmp_path, imagenet_mobilen
     assert codes.shape == (20, 16)
     # the twins started equal and moved only two small Adam steps; random (mapping) codes would be far apart
     assert (codes[0] - codes[1]).norm() < 0.2 * (codes[0] - codes[2]).norm()
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        check = importlib.import_module("sage_warm_start_check")
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
+    check = script_module("sage_warm_start_check")
     out, fig = tmp_path / "check.json", tmp_path / "fig.png"
     rc = check.main([str(tmp_path / "rec" / "checkpoints" / "latest.pt"), "--items", "8", "--size", "32",
                      "--figure", str(fig), "--json", str(out), "--names", "tiny"])  # fmt: skip
@@ -498,11 +494,7 @@ def test_feature_code_warm_start_and_its_check_script(tmp_path, imagenet_mobilen
     # scripts/fit_sage_encoder.py on the same checkpoint: an encoder for this generator's codes
     from apdraw.models.sage.encoder import load_code_encoder, mapping_fingerprint
 
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        fit = importlib.import_module("fit_sage_encoder")
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
+    fit = script_module("fit_sage_encoder")
     enc_path, enc_json = tmp_path / "enc.safetensors", tmp_path / "enc.json"
     assert fit.main([str(tmp_path / "rec" / "checkpoints" / "latest.pt"), "--out", str(enc_path), "--json", str(enc_json), "--folds", "2"]) == 0
     enc = load_code_encoder(enc_path)

@@ -3,7 +3,10 @@
 The largest face of PHOTO is framed as SAGE's training photos (CelebAMask-HQ, centre
 8/9), its head pose is estimated (MediaPipe face mesh) and it is parsed into 19 classes;
 a code of the generator is then fitted to it (--steps Adam steps, everything else
-frozen, the camera at the estimated pose) and drawn from each yaw. With NAME = the
+frozen, the camera at the estimated pose), starting from the code encoder's guess
+for the shipped styles (ours: a linear map from the photo's MobileNetV2 features to
+the codes the generator learned for its training photos) and from the average face
+for a generator of your own, and drawn from each yaw. With NAME = the
 photo's file name without its suffix, it writes::
 
     OUTDIR/NAME_Y_drawing.png     the drawing at yaw Y, gray, 255 = paper (e.g. me_-15_drawing.png)
@@ -155,7 +158,8 @@ def _views(mv, photo, args: argparse.Namespace) -> int:
         return 1
     bar.close()
     how = {"estimated": "estimated", "frontal": "the face mesh found no face: frontal assumed"}.get(fit.pose_source, fit.pose_source)
+    start = {"encoder": "the code encoder's guess", "mean": "the average face"}[fit.init]
     print(f"{args.photo}: head yaw {fit.yaw_deg:+.1f}°, pitch {fit.pitch_deg:+.1f}° ({how}); fit loss "
-          f"{fit.losses[0]:.4f} -> {fit.losses[-1]:.4f} in {args.steps} steps; {written} files written in {out}",
+          f"{fit.losses[0]:.4f} -> {fit.losses[-1]:.4f} in {args.steps} steps from {start}; {written} files written in {out}",
           file=sys.stderr)  # fmt: skip
     return 0
