@@ -297,6 +297,39 @@ def test_unpaired_training_resumes_exactly_and_exports(tmp_path, unpaired, image
     assert torch.equal(model.draw(photos, [0, 1, 0]), model.draw(photos, [0, 1, 0]))
 
 
+def test_paired_term_is_logged_moves_the_weights_and_resumes_exactly(tmp_path, unpaired, imagenet_mobilenet_v2):
+    """paired_l1 (ours): FS2K-like style-labelled pairs beside the unpaired batch, drawn as a pure function of the step."""
+    from apdraw.data.paired import StyleLabelledPairs
+
+    ucfg, files = unpaired
+    fs2k = T.DataConfig(source="fs2k", sketch_type=-1)
+
+    def task(out, steps, paired_l1):
+        cfg = tiny_config(out, steps, data=ucfg, paired_l1=paired_l1, pretrain_data=fs2k)
+        t = T.Task(cfg, _unpaired_dataset(ucfg, files))
+        t.paired = StyleLabelledPairs([PhotoDrawingPairs(files[:2]), PhotoDrawingPairs(files[2:3]), PhotoDrawingPairs(files[3:])])
+        return t, cfg
+
+    full, cfg = task(tmp_path / "a", 4, 10.0)
+    run_training(full, cfg.loop, cfg)
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "a" / "log.csv").open()))
+    assert all(np.isfinite(float(r["paired_l1"])) and float(r["paired_l1"]) > 0 for r in rows)
+    off, cfg_off = task(tmp_path / "off", 4, 0.0)
+    run_training(off, cfg_off.loop, cfg_off)
+    assert "paired_l1" not in next(csv.DictReader((tmp_path / "off" / "log.csv").open()))
+    assert not torch.equal(_weights(full), _weights(off))
+    first, cfg_b = task(tmp_path / "b", 3, 10.0)
+    run_training(first, cfg_b.loop, cfg_b)
+    torch.manual_seed(999)
+    resumed, cfg_b = task(tmp_path / "b", 4, 10.0)
+    run_training(resumed, cfg_b.loop, cfg_b)
+    assert torch.equal(_weights(full), _weights(resumed))
+    with pytest.raises(ValueError, match="paired_l1 needs style-labelled pairs"):
+        T.Config(paired_l1=1.0)
+
+
 def test_quality_metric_is_differentiable_saves_and_drives_the_loss(tmp_path, unpaired, imagenet_mobilenet_v2):
     from apdraw.models.quality import QualityConfig, QualityMetric
 

@@ -30,8 +30,11 @@ Switches for the baselines and ablations (docs/QMUPD.md): ``cycle=pixel`` with
 plain CycleGAN (symmetric L1 cycles, the style vector still an input);
 ``loss.straight_through=false`` is the original's gradient-blocking truncation.
 Not in the paper (ours, off unless set): ``projected_gan`` (an unconditional
-projected discriminator on the drawings next to D_A) and ``augment`` (DiffAugment
-before every drawing discriminator).
+projected discriminator on the drawings next to D_A), ``augment`` (DiffAugment
+before every drawing discriminator) and ``paired_l1`` (a paired term on FS2K's own
+pairs: each step also draws one training pair and adds λ·L1(G_A(its photo, its
+artist's style), its drawing) to G's loss, so the strokes and each style are
+anchored to the artists' while the adversarial terms keep them sharp).
 """
 
 from __future__ import annotations
@@ -92,7 +95,8 @@ class Config:
     discriminator: DiscriminatorConfig = field(default_factory=_compact_d)
     init: str = ""  # latest.pt of another qmupd run (G_A, G_B, and the Ds when it has them), or a G_A .safetensors
     data: UnpairedConfig = field(default_factory=UnpairedConfig)  # stage=unpaired
-    # stage=pretrain: NPR pairs (random style), or source fs2k with sketch_type -1: FS2K pairs, each in its style
+    # stage=pretrain: NPR pairs (random style), or source fs2k with sketch_type -1: FS2K pairs, each in its style;
+    # stage=unpaired with paired_l1 > 0: the pairs of the paired term (fs2k, sketch_type -1)
     pretrain_data: DataConfig = field(default_factory=_npr_data)
     loss: QMUPDLossConfig = field(default_factory=QMUPDLossConfig)
     # Baselines and ablations (defaults = the paper).
@@ -108,6 +112,8 @@ class Config:
     # fake_B against the style it was drawn in. D_A's own class head learns from scratch and, at a
     # CPU budget, never took hold (docs/QMUPD.md); the teacher is already 98 % accurate. 0 = off.
     style_teacher: float = 0.0
+    # Ours: λ of the paired term in stage=unpaired (module doc); 0 = off (the paper: unpaired only).
+    paired_l1: float = 0.0
     # Ours: the learning rate of G_A's FiLM layers (generator.style_film) is lr x this. They start at
     # zero, so a small lr keeps the style's effect near zero for a whole CPU run (docs/QMUPD.md).
     film_lr_mult: float = 1.0
@@ -134,7 +140,10 @@ class Config:
             raise ValueError("generator.style_dim and discriminator.style_dim must be equal")
         if self.stage == "unpaired" and self.data.num_styles != self.generator.style_dim:
             raise ValueError(f"data gives {self.data.num_styles} styles but generator.style_dim is {self.generator.style_dim}")
-        if self.stage == "pretrain" and self.pretrain_data.source == "fs2k":
+        if self.paired_l1 > 0 and self.stage == "unpaired" and self.pretrain_data.source != "fs2k":
+            raise ValueError("paired_l1 needs style-labelled pairs: pretrain_data.source=fs2k pretrain_data.sketch_type=-1")
+        uses_fs2k_pairs = self.stage == "pretrain" or self.paired_l1 > 0
+        if uses_fs2k_pairs and self.pretrain_data.source == "fs2k":
             if self.pretrain_data.sketch_type != -1:
                 raise ValueError("pretrain_data.source=fs2k takes sketch_type -1 (every style, each pair in its own)")
             if len(self.data.sketch_types) != self.generator.style_dim:
@@ -143,8 +152,8 @@ class Config:
             raise ValueError("schedule_end and decay_start must be in [0, 1]")
         if self.film_lr_mult <= 0:
             raise ValueError("film_lr_mult must be > 0")
-        if self.lr <= 0 or min(self.projected_gan, self.pool_size, self.val_items, self.schedule_steps, self.style_teacher) < 0:
-            raise ValueError("lr must be > 0; projected_gan, pool_size, val_items, schedule_steps and style_teacher >= 0")
+        if self.lr <= 0 or min(self.projected_gan, self.pool_size, self.val_items, self.schedule_steps, self.style_teacher, self.paired_l1) < 0:
+            raise ValueError("lr must be > 0; projected_gan, pool_size, val_items, schedule_steps, style_teacher and paired_l1 >= 0")
 
 
 class Task(TrainTask):
@@ -160,6 +169,8 @@ class Task(TrainTask):
             else:
                 dataset = build_unpaired(cfg.data, self.size)
         self.dataset = dataset
+        # the paired term's pairs (stage=unpaired, paired_l1 > 0), built on first use
+        self.paired: torch.utils.data.Dataset | None = None
         self._val: list[tuple[int, list[dict[str, torch.Tensor]]]] | None = None
         self._scorers: dict[int, object] = {}
         self._style_clf = None  # the evaluation style classifier, loaded on the first validate()
@@ -304,6 +315,13 @@ class Task(TrainTask):
             quality = self.quality(fake_b, style_a).mean()
             loss = loss + lc.lambda_quality * (1.0 - quality)
             scalars["quality"] = quality.item()
+        if cfg.paired_l1 > 0:
+            pairs = self._paired_batch(step, a.shape[0], a.device)
+            with ctx.autocast():
+                fake_p = nets["G_A"](pairs["photo"], pairs["style"]).float()
+            paired = (fake_p - pairs["drawing"]).abs().mean()
+            loss = loss + cfg.paired_l1 * paired
+            scalars["paired_l1"] = paired.item()
         cyc_a = self._forward_cycle(a, rec_a)
         loss = loss + w.lambda_A * cyc_a
         scalars["cycle_a"] = cyc_a.item()
@@ -357,6 +375,19 @@ class Task(TrainTask):
             scalars["d_p"] = d_p.item()
         ctx.step(self.optimizers["D"], loss_d)
         return scalars
+
+    def _paired_batch(self, step: int, size: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """``size`` FS2K training pairs for the paired term: photo, drawing, style; a pure function of
+        (loop seed, step), so a resumed run draws the same pairs."""
+        from apdraw.data.sampling import SampleKey
+
+        if self.paired is None:
+            self.paired = _pretrain_dataset(self.config, self.size)
+        rng = np.random.default_rng([self.config.loop.seed, step, 0x9A1E])
+        picks = rng.integers(0, len(self.paired), size)
+        seeds = rng.integers(0, 2**31 - 1, size)
+        items = [self.paired[SampleKey(int(i), int(sd))] for i, sd in zip(picks, seeds)]
+        return {k: torch.stack([it[k] for it in items]).to(device) for k in ("photo", "drawing", "style")}
 
     # ------------------------------------------------------------------ previews and validation
 
