@@ -456,6 +456,13 @@ def test_ema_generator_validation_and_the_export_command(tmp_path, pair_files, c
     key = "global_net.net.0.weight" if "global_net.net.0.weight" in ema else next(k for k in ema if k.endswith("weight"))
     got = exported.generator.state_dict()[key]
     assert torch.allclose(got, ema[key].half().float()) and not torch.allclose(got, live[key].half().float())
+    # --live: the optimised weights instead
+    assert main(["export", "apdrawinggan", str(ckpt), str(tmp_path / "live.safetensors"), "--live"]) == 0
+    got_live = APDrawingGAN.from_pretrained(tmp_path / "live.safetensors").generator.state_dict()[key]
+    assert torch.allclose(got_live, live[key].half().float())
+    capsys.readouterr()
+    assert main(["export", "parser", str(ckpt), str(tmp_path / "p.safetensors"), "--live"]) == 2
+    assert "keeps no EMA copy" in capsys.readouterr().err
     # Bad uses are usage errors with a clear message, not tracebacks.
     capsys.readouterr()
     assert main(["export", "apdrawinggan", str(tmp_path / "missing.pt"), str(tmp_path / "x.safetensors")]) == 2

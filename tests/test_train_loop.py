@@ -195,6 +195,23 @@ def test_ema_is_kept_checkpointed_and_resumed_exactly(tmp_path):
         run_training(ToyTask(), LoopConfig(out_dir=str(tmp_path / "c"), steps=1, batch_size=4, ema_decay=0.5))
 
 
+def test_ema_warm_up_forgets_the_starting_weights_in_a_short_run():
+    """A plain EMA at 0.999 keeps 0.999**n of the start (90 % after 100 steps); the warm-up keeps almost none,
+    and long runs end at the configured decay."""
+    from apdraw.train.loop import EMA
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(net.weight)
+    ema = EMA(net, 0.999)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    for n in range(1, 101):
+        ema.update(net, n)
+    assert ema.module.weight.item() > 0.99
+    assert ema.decay_at(1) == pytest.approx(0.1) and ema.decay_at(10**6) == 0.999
+    assert all(ema.decay_at(n) <= ema.decay_at(n + 1) for n in range(1, 20_000, 97))
+
+
 def test_validate_hook_logs_to_csv_and_tensorboard(tmp_path):
     task = LinearTask()
     run_training(task, LoopConfig(out_dir=str(tmp_path), steps=10, batch_size=4, validate_every=4, sample_every=5))

@@ -3,7 +3,9 @@
 Writes safetensors (fp16 unless ``--fp32``) with the format tag and the
 architecture config in the metadata, so ``--weights OUT`` (draw, parse) or a
 task's config (the line detector of the DT loss) can load it. When the run
-kept an EMA copy of the network, the EMA weights are exported.
+kept an EMA copy of the network, the EMA weights are exported; ``--live`` exports
+the live (optimised) weights instead (tasks apdrawinggan, qmupd and sage), e.g. for
+a short run that kept a plain EMA from before the loop's EMA warm-up.
 
     apdraw export apdrawinggan runs/apdrawinggan/checkpoints/latest.pt my.safetensors
     apdraw draw photos/ -o drawings/ --weights my.safetensors
@@ -36,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="a training checkpoint (checkpoints/latest.pt); for apdrawinggan also a .safetensors weights file")
     p.add_argument("out", type=Path, metavar="OUT", help="the file to write (.safetensors, or .onnx)")
     p.add_argument("--format", choices=FORMATS, help="safetensors (apdraw's weights) or onnx (a graph for onnxruntime, task apdrawinggan); default: from OUT's suffix")
+    p.add_argument("--live", action="store_true", help="the live weights, not the EMA copy (apdrawinggan, qmupd, sage)")
     p.add_argument("--fp32", action="store_true", help="keep fp32 tensors (default: fp16, half the size; ONNX: fp16 storage only where exact)")
     p.set_defaults(func=run)
 
@@ -54,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"apdraw export: task {args.task} exports {', '.join(formats)}, not {fmt}", file=sys.stderr)
         return 2
     options = {"format": fmt} if fmt != "safetensors" else {}
+    if args.live:
+        import inspect
+
+        if "prefer_ema" not in inspect.signature(module.export).parameters:
+            print(f"apdraw export: task {args.task} keeps no EMA copy: --live does not apply", file=sys.stderr)
+            return 2
+        options["prefer_ema"] = False
     try:
         out = module.export(args.checkpoint, args.out, half=not args.fp32, **options)
     except (FileNotFoundError, CheckpointError, WeightsError, ImportError) as exc:

@@ -457,8 +457,8 @@ def model_from_checkpoint(path: str | Path, prefer_ema: bool = True):
 EXPORT_FORMATS = ("safetensors", "onnx")
 
 
-def export(checkpoint: str | Path, out: str | Path, half: bool = True, format: str = "safetensors") -> Path:
-    """Write a checkpoint's generator (EMA when kept) for ``APDrawingGAN.from_pretrained``, or as ONNX.
+def export(checkpoint: str | Path, out: str | Path, half: bool = True, format: str = "safetensors", prefer_ema: bool = True) -> Path:
+    """Write a checkpoint's generator (EMA when kept and ``prefer_ema``) for ``APDrawingGAN.from_pretrained``, or as ONNX.
 
     ``checkpoint``: a training checkpoint, or a ``.safetensors`` weights file (the
     shipped one, to make its ONNX graph). ``format="onnx"``: the whole
@@ -473,8 +473,8 @@ def export(checkpoint: str | Path, out: str | Path, half: bool = True, format: s
         model = APDrawingGAN.from_pretrained(checkpoint)
         extra = {"source": Path(checkpoint).name}
     else:
-        model = model_from_checkpoint(checkpoint)
-        extra = {"train_step": str(model.step), "source": Path(checkpoint).name}
+        model = model_from_checkpoint(checkpoint, prefer_ema)
+        extra = {"train_step": str(model.step), "source": Path(checkpoint).name, "weights": "ema" if prefer_ema else "live"}
     if format == "onnx":
         return export_onnx(model, out, half=half)
     return model.save(out, half=half, extra=extra)

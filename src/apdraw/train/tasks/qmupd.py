@@ -511,7 +511,8 @@ def model_from_checkpoint(path: str | Path, prefer_ema: bool = True) -> QMUPD:
     return model.eval()
 
 
-def export(checkpoint: str | Path, out: str | Path, half: bool = True) -> Path:
-    """Write a checkpoint's G_A (EMA when kept) for ``QMUPD.from_pretrained``."""
-    model = model_from_checkpoint(checkpoint)
-    return model.save(out, half=half, extra={"train_step": str(model.step), "source": Path(checkpoint).name})
+def export(checkpoint: str | Path, out: str | Path, half: bool = True, prefer_ema: bool = True) -> Path:
+    """Write a checkpoint's G_A (EMA when kept and ``prefer_ema``) for ``QMUPD.from_pretrained``."""
+    model = model_from_checkpoint(checkpoint, prefer_ema)
+    extra = {"train_step": str(model.step), "source": Path(checkpoint).name, "weights": "ema" if prefer_ema else "live"}
+    return model.save(out, half=half, extra=extra)

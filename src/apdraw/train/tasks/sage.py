@@ -933,9 +933,10 @@ def generator_from_checkpoint(path: str | Path, prefer_ema: bool = True) -> Sage
     return g.eval()
 
 
-def export(checkpoint: str | Path, out: str | Path, half: bool = True) -> Path:
-    """Write a checkpoint's whole generator (mapping, field, decoders, G_p; EMA when kept) for
+def export(checkpoint: str | Path, out: str | Path, half: bool = True, prefer_ema: bool = True) -> Path:
+    """Write a checkpoint's whole generator (mapping, field, decoders, G_p; EMA when kept and ``prefer_ema``) for
     :func:`apdraw.models.sage.load_generator` (:mod:`apdraw.multiview`, ``apdraw generate``)."""
-    g = generator_from_checkpoint(checkpoint)
-    extra = {"train_step": str(g.step), "stage": g.stage, "source": Path(checkpoint).name}  # type: ignore[attr-defined]
+    g = generator_from_checkpoint(checkpoint, prefer_ema)
+    extra = {"train_step": str(g.step), "stage": g.stage, "source": Path(checkpoint).name,  # type: ignore[attr-defined]
+             "weights": "ema" if prefer_ema else "live"}  # fmt: skip
     return save_generator(out, g, half=half, extra=extra)
