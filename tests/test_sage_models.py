@@ -414,3 +414,18 @@ def test_shipped_generators_share_everything_but_the_translator():
     a, b = tensors
     differ = {k for k in a if not torch.equal(a[k], b[k])}
     assert a.keys() == b.keys() and differ and all(k.startswith("translator.") for k in differ)
+
+
+def test_shipped_code_encoder_fits_both_shipped_styles():
+    """The shipped code encoder (ours): fp16, and fitted to the shipped generators' mapping head, so
+    MultiViewGenerator.from_pretrained() starts views' fits from it in either style."""
+    from safetensors import safe_open
+
+    from apdraw.models.sage import load_generator
+    from apdraw.models.sage.encoder import DEFAULT_ENCODER, load_code_encoder, mapping_fingerprint
+
+    with safe_open(str(DEFAULT_ENCODER), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+    enc = load_code_encoder()
+    for style in ("apdrawinggan", "npr"):
+        assert enc.mapping_fingerprint == mapping_fingerprint(load_generator(style=style))
