@@ -85,6 +85,21 @@ def test_encoder_file_round_trip_and_refusals(tmp_path):
         CodeEncoderConfig(features="inception")
 
 
+def test_photo_features_are_the_evaluation_extractors_pooled_features(imagenet_mobilenet_v2):
+    """The encoder's features (models layer) and the evaluation's MobileNetV2 pooled features: one network, one number."""
+    from apdraw.eval.features import MobileNetV2Features
+    from apdraw.models.sage.encoder import PhotoFeatures
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
+    ours = PhotoFeatures(256)(images).numpy()
+    theirs = MobileNetV2Features(device="cpu")(images).pooled
+    assert ours.shape == theirs.shape == (3, 1280)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="uint8"):
+        PhotoFeatures(256)(images.astype(np.float32))
+
+
 @pytest.fixture(scope="module")
 def tiny_encoder(tiny_sage_weights, tmp_path_factory) -> Path:
     """A random encoder for the tiny generator's codes (its fingerprint), as fit_sage_encoder.py writes one."""

@@ -84,7 +84,7 @@ from apdraw.face.align import fit_similarity, transform_points
 from apdraw.losses.sage import SageLossConfig, photometric_loss, semantic_cross_entropy
 from apdraw.models.parser import CLASS_NAMES, colorize
 from apdraw.models.sage import Cameras, Latent, SageGenerator, load_generator
-from apdraw.models.sage.encoder import DEFAULT_ENCODER, CodeEncoder, load_code_encoder, mapping_fingerprint
+from apdraw.models.sage.encoder import DEFAULT_ENCODER, CodeEncoder, PhotoFeatures, load_code_encoder, mapping_fingerprint
 from apdraw.runtime import torch_threads
 
 MAX_YAW = 90.0  # degrees either side of frontal
@@ -604,9 +604,7 @@ class MultiViewGenerator:
 
         if use_encoder:  # the code encoder's guess from the crop at its feature size, as the training photos'
             if self._features is None:
-                from apdraw.eval.features import MobileNetV2Features
-
-                self._features = MobileNetV2Features(device="cpu")
+                self._features = PhotoFeatures(self.code_encoder.cfg.crop_size)
             enc_crop = centre_crop_resize(frame, self.code_encoder.cfg.crop_size, CROP_FRACTION)
             with torch_threads(self.num_threads, self.device):
                 start = self.code_encoder.encode(enc_crop[None], self._features)

@@ -9,7 +9,7 @@ features; so a linear map from the same features to the *learned* codes, fitted 
 regression (:func:`fit_ridge`, ``scripts/fit_sage_encoder.py``), gives any new photo a code near
 the codes of the training photos that look like it. Inversion then starts there.
 
-Input: MobileNetV2's pooled ImageNet features (1280-d, :class:`apdraw.eval.features.MobileNetV2Features`)
+Input: MobileNetV2's pooled ImageNet features (1280-d, :class:`PhotoFeatures`)
 of the photo's SAGE-frame crop at 256² (the training crops' size). Output: a code (B, hidden).
 The generator's mapping head and decoders must be the ones the codes were learned with (the shipped
 styles share them: one encoder serves both).
@@ -59,16 +59,35 @@ class CodeEncoder(nn.Module):
         return self.linear(features.to(self.linear.weight.dtype))
 
     @torch.no_grad()
-    def encode(self, crops: np.ndarray, extractor=None) -> torch.Tensor:
+    def encode(self, crops: np.ndarray, features: "PhotoFeatures | None" = None) -> torch.Tensor:
         """(N, H, W, 3) uint8 RGB SAGE-frame crops -> (N, code_dim) codes (features at ``crop_size``)."""
         import cv2
 
-        from apdraw.eval.features import MobileNetV2Features
-
-        extractor = extractor or MobileNetV2Features(device="cpu")
+        features = features or PhotoFeatures(self.cfg.crop_size)
         size = self.cfg.crop_size
         crops = np.stack([c if c.shape[:2] == (size, size) else cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
-        return self(torch.from_numpy(extractor(crops).pooled).float())
+        return self(features(crops).float())
+
+
+class PhotoFeatures:
+    """The encoder's input: MobileNetV2's pooled ImageNet features of photos, (N, S, S, 3) uint8 -> (N, 1280) float64.
+
+    The global mean of the last 1280-channel layer (BatchNorm folded), as
+    :class:`apdraw.eval.features.MobileNetV2Features`' ``pooled`` (the same network and weights;
+    a test checks they agree); S is resized to ``resolution`` (bilinear) when it differs.
+    """
+
+    def __init__(self, resolution: int = 256):
+        from apdraw.models.projected import TAP_LAYERS, FrozenMobileNetV2
+
+        self.net = FrozenMobileNetV2(taps=len(TAP_LAYERS), resolution=resolution)
+
+    @torch.inference_mode()
+    def __call__(self, images: np.ndarray) -> torch.Tensor:
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise ValueError(f"images: expected (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        return self.net(x)[-1].float().mean(dim=(2, 3)).double()
 
 
 def fit_ridge(features: np.ndarray, codes: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

@@ -301,7 +301,8 @@ def warm_start_code_lookup(names: list[str], warm_names: list[str], warm_codes: 
 
 
 def photo_features(dataset, batch_size: int = 32, progress: bool = True) -> np.ndarray:
-    """MobileNetV2's pooled ImageNet features (num_codes, 1280) float64 of every code's photo.
+    """MobileNetV2's pooled ImageNet features (num_codes, 1280) float64 of every code's photo
+    (:class:`apdraw.models.sage.encoder.PhotoFeatures`).
 
     ``dataset``: a :class:`~apdraw.data.sage.SageDataset`; code i < N is photo i's training crop at 256²,
     code N + i the same crop mirrored (when the data set flips). The features :func:`photo_feature_codes`
@@ -310,18 +311,18 @@ def photo_features(dataset, batch_size: int = 32, progress: bool = True) -> np.n
     from tqdm import tqdm
 
     from apdraw.data.sage import centre_crop_resize
-    from apdraw.eval.features import MobileNetV2Features
+    from apdraw.models.sage.encoder import PhotoFeatures
 
     n = len(dataset)
     mirrored = dataset.num_codes == 2 * n
-    extractor = MobileNetV2Features(device="cpu")
+    extractor = PhotoFeatures(256)
     plain, flipped = [], []
     for start in tqdm(range(0, n, batch_size), desc="MobileNetV2 features", unit="batch", disable=not progress):
         crops = np.stack([centre_crop_resize(dataset.load(i)[0], 256, dataset.cfg.crop_fraction)
                           for i in range(start, min(n, start + batch_size))])  # fmt: skip
-        plain.append(extractor(crops).pooled)
+        plain.append(extractor(crops).numpy())
         if mirrored:
-            flipped.append(extractor(np.ascontiguousarray(crops[:, :, ::-1])).pooled)
+            flipped.append(extractor(np.ascontiguousarray(crops[:, :, ::-1])).numpy())
     return np.concatenate(plain + flipped)  # code order: the photos, then their mirrors
 
 
