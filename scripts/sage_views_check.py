@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         save_text(args.json, json.dumps({"steps": args.steps, "summary": summary, "rows": rows}, indent=1))
     if args.figure and figure:
         s = figure[0].shape[0]
-        head = ["photo (crop)", f"from mean, {args.steps}", f"encoder, {args.steps}"] + [f"drawn {y:+d}°" for y in FIGURE_YAWS]
+        head = ["photo (crop)", f"from mean, {args.steps}", f"encoder, {args.steps}"] + [f"drawn {y:+d} deg" for y in FIGURE_YAWS]
         header = np.concatenate([label(t, s) for t in head], 1)
         save_png(args.figure, np.concatenate([header, *figure], 0))
     return 0
