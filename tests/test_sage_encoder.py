@@ -144,3 +144,21 @@ def test_an_encoder_of_another_generator_is_refused(tiny_sage_weights, tmp_path)
     wrong_dim = save_code_encoder(tmp_path / "dim.safetensors", CodeEncoder(CodeEncoderConfig(code_dim=3)), mapping_fingerprint(g))
     with pytest.raises(ValueError, match="3-d codes"):
         MultiViewGenerator.from_pretrained(tiny_sage_weights, code_encoder=wrong_dim)
+
+
+def test_views_check_script_end_to_end(tiny_sage_weights, tiny_encoder, shared_data, tmp_path, imagenet_mobilenet_v2):
+    """scripts/sage_views_check.py on the tiny generator: both starts, 0 and N steps, the summary and the figure."""
+    import json
+
+    from conftest import script_module
+
+    check = script_module("sage_views_check")
+    assert check.psnr(np.zeros((4, 4), np.uint8), np.full((4, 4), 51, np.uint8)) == pytest.approx(10 * np.log10(25.0))
+    out, fig = tmp_path / "v.json", tmp_path / "v.png"
+    argv = ["--weights", str(tiny_sage_weights), "--encoder", str(tiny_encoder), "--photos", "1", "--steps", "2",
+            "--json", str(out), "--figure", str(fig)]  # fmt: skip
+    assert check.main(argv) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert set(summary) == {"mean@0", "mean@2", "encoder@0", "encoder@2"}
+    assert all(np.isfinite(v["psnr"]) and 0 <= v["label_miou"] <= 1 for v in summary.values())
+    assert fig.is_file()
