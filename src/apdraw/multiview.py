@@ -307,7 +307,8 @@ class Inversion:
     pixels (a similarity). losses: (steps + 1,) the fit's loss before each Adam step, then of the
     fitted code; photometric, semantic_ce: the fitted code's two terms (its loss is photometric +
     semantic_weight · semantic_ce), both scored on the view :meth:`MultiViewGenerator.render_code`
-    renders at the fit's pose.
+    renders at the fit's pose. init: where the fit started, "encoder" (the code encoder's guess) or
+    "mean" (the mean latent).
     """
 
     code: torch.Tensor
@@ -321,7 +322,7 @@ class Inversion:
     losses: np.ndarray
     photometric: float
     semantic_ce: float
-    init: str = "mean"  # where the fit started: "encoder" (the code encoder's guess) or "mean" (the mean latent)
+    init: str = "mean"
 
 
 def frame_landmarks(size: int) -> np.ndarray:
