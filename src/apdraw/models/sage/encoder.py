@@ -60,12 +60,9 @@ class CodeEncoder(nn.Module):
 
     @torch.no_grad()
     def encode(self, crops: np.ndarray, features: "PhotoFeatures | None" = None) -> torch.Tensor:
-        """(N, H, W, 3) uint8 RGB SAGE-frame crops -> (N, code_dim) codes (features at ``crop_size``)."""
-        import cv2
-
+        """(N, H, W, 3) uint8 RGB SAGE-frame crops -> (N, code_dim) codes (features at ``crop_size``:
+        :class:`PhotoFeatures` resizes other sizes)."""
         features = features or PhotoFeatures(self.cfg.crop_size)
-        size = self.cfg.crop_size
-        crops = np.stack([c if c.shape[:2] == (size, size) else cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
         return self(features(crops).float())
 
 
