@@ -57,10 +57,15 @@ def fit_handcrafted():
     return clf.fit(clf.features(images), np.array(labels))
 
 
+OWN_STYLE = "apdrawinggan, trained on this style"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None, help="QMUPD G_A (default: the shipped one)")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH", help="another QMUPD G_A to score")
+    ap.add_argument("--apdrawinggan-style", action="append", default=[], metavar="K=PATH",
+                    help=f"an APDrawingGAN generator trained on sketch type K: scored on style K only, as '{OWN_STYLE}'")
     ap.add_argument("--limit", type=int, default=0, help="validation pairs per style (0 = all)")
     ap.add_argument("--styles", default="0,1,2", help="which styles to score (e.g. one per process; merge with --merge)")
     ap.add_argument("--merge", nargs="+", type=Path, default=[], metavar="RESULTS_JSON", help="only tabulate these results files")
@@ -78,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for path in args.merge:
             results.update({int(k) if k.isdigit() else k: v for k, v in json.loads(path.read_text()).items()})
-        methods = [m for m in results[0] if isinstance(results[0][m], dict)]
+        methods = list(dict.fromkeys(m for k in results if isinstance(k, int) for m in results[k] if isinstance(results[k][m], dict)))
         block = table(results, methods)
         print(block)
         if args.write_doc:
@@ -92,12 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     variants = dict(v.split("=", 1) for v in args.variant)
     methods = {"qmupd": ("qmupd", args.weights), **{n: ("qmupd", p) for n, p in variants.items()},
                "apdrawinggan": ("apdrawinggan", None), "npr": ("npr", None)}  # fmt: skip
+    own_style = {int(k): path for k, path in (v.split("=", 1) for v in args.apdrawinggan_style)}
+    if own_style:  # the row sits after the shipped APDrawingGAN's
+        methods = {**{n: m for n, m in methods.items() if n != "npr"}, OWN_STYLE: ("apdrawinggan", None), "npr": methods["npr"]}
     results: dict = {}
     t0 = time.perf_counter()
     for k in [int(x) for x in args.styles.split(",")]:
         val = pairs(k, "val", args.limit)
-        drawers = {n: build_drawer(f"{s}:{k}" if s == "qmupd" else s, w) for n, (s, w) in methods.items()}
-        drawn: dict[str, list[np.ndarray]] = {n: [] for n in methods}
+        style_methods = {n: (s, own_style[k]) if n == OWN_STYLE else (s, w) for n, (s, w) in methods.items()
+                         if n != OWN_STYLE or k in own_style}  # fmt: skip
+        drawers = {n: build_drawer(f"{s}:{k}" if s == "qmupd" else s, w) for n, (s, w) in style_methods.items()}
+        drawn: dict[str, list[np.ndarray]] = {n: [] for n in style_methods}
         refs, keys = [], []
         for name, pair in val:
             faces = face_pipeline(pair.photo, max_faces=1)  # one detection for every method
@@ -148,7 +158,7 @@ def table(results: dict, methods: list[str]) -> str:
             "| method | style acc. | network-free style acc. | Chamfer 0.75 | Chamfer 0.5 | SSIM | FID_mnv2 (× floor) | KID_mnv2 | SWD |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for m in methods:
+        for m in (m for m in methods if m in r):  # the own-style APDrawingGAN exists for some styles only
             s = r[m]
             hc = f"{s['style_acc_hc']:.0%}" if "style_acc_hc" in s else "–"
             lines.append(f"| {m} | {s['style_acc']:.0%} | {hc} | {s['chamfer']:.2f} | {s['chamfer_dark']:.2f} | {s['ssim']:.3f} "

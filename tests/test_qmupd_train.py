@@ -561,3 +561,19 @@ def test_a_constant_style_map_is_erased_by_the_instance_norm_after_the_fuse_conv
     diff = (fused[0] - fused[2]).abs().mean(1)[0]
     interior, border = diff[1:-1, 1:-1].mean(), torch.cat([diff[0], diff[-1], diff[:, 0], diff[:, -1]]).mean()
     assert interior < border / 20  # ~1 / 64 of the border effect leaks in through the norm statistics
+
+
+def test_eval_table_keeps_a_method_that_only_some_styles_have():
+    """The APDrawingGAN trained on one style is scored on that style only: its row appears there alone."""
+    from conftest import script_module
+
+    eval_qmupd = script_module("eval_qmupd")
+    row = {"style_acc": 1.0, "style_acc_hc": 0.5, "chamfer": 2.0, "chamfer_dark": 3.0, "ssim": 0.5,
+           "fid_mnv2": 60.0, "fid_mnv2_ratio": 1.5, "kid_mnv2": 0.01, "swd": 30.0,
+           "fid_mnv2_floor": 40.0, "kid_mnv2_floor": 0.0}  # fmt: skip
+    head = {"n": 3, "style_acc_ceiling": 1.0, "style_acc_hc_ceiling": 1.0, "swd_floor": 20.0}
+    results = {0: {**head, "qmupd": row}, 1: {**head, "qmupd": row, eval_qmupd.OWN_STYLE: dict(row, chamfer=1.25)}}
+    text = eval_qmupd.table(results, ["qmupd", eval_qmupd.OWN_STYLE])
+    style0, style1 = text.split("**Style 1**")
+    assert eval_qmupd.OWN_STYLE not in style0
+    assert f"| {eval_qmupd.OWN_STYLE} | 100% | 50% | 1.25 |" in style1
