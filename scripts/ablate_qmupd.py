@@ -43,6 +43,8 @@ ARMS = [
     Arm("no_trunc", "no truncation loss", ["truncation=false"]),
     Arm("orig_trunc", "truncation as the original (gradient blocked, trains G_B only)", ["loss.straight_through=false"]),
     Arm("no_local", "no local discriminators", ["local_discriminators=false"]),
+    Arm("edge_net", "line maps from our photo edge network instead of the DoG (edgenet.yaml)", [
+        "edge_net=runs/edgenet/checkpoints/latest.pt"]),
     Arm("quality", "+ quality-metric loss (our M, computed labels; λ 0.5)", ["quality_metric=default"]),
     Arm("projected", "+ projected D (λ 0.5) and DiffAugment translation, cutout (ours)", [
         "projected_gan=0.5", "augment.policy=translation,cutout"]),

@@ -433,7 +433,42 @@ def test_line_detector_learns_thin_strokes(tmp_path):
     L.export(str(ckpt), str(tmp_path / "det.safetensors"))
     det = LineDetector.load(tmp_path / "det.safetensors")
     assert det.cfg.channels == (8, 8, 8) and not det.training
-    assert T.load_line_detector(str(ckpt)).state_dict().keys() == det.state_dict().keys()
+    assert L.load_line_detector(str(ckpt)).state_dict().keys() == det.state_dict().keys()
+
+
+def test_photo_edge_network_learns_the_drawings_lines_from_the_photo(tmp_path, pair_files):
+    """input=photo (ours, QMUPD's relaxed cycle): the pair's photo in, its drawing's line masks out."""
+    from apdraw.models.linedetector import LineDetector, LineDetectorConfig
+    from apdraw.train.tasks import linedetector as L
+
+    cfg = L.Config(
+        input="photo",
+        model=LineDetectorConfig(channels=(8, 8, 8), in_channels=3),
+        resolution=128,
+        lr=3e-3,
+        loop=LoopConfig(out_dir=str(tmp_path), steps=40, batch_size=4, log_every=1, sample_every=40, ckpt_every=40),
+    )
+    ds = L.LineDataset(pair_files, cfg.resolution, cfg.line_width, cfg.degrade, photo_input=True)
+    for key in (SampleKey(0, 1), SampleKey(3, 7)):  # flips and warps keep photo and targets together
+        x, y = ds[key]
+        assert x.shape == (3, 128, 128) and y.shape == (2, 128, 128) and -1 <= x.min() and x.max() <= 1
+        gray = x.mean(0).numpy()
+        edges = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+        on_line = y[0].numpy() > 0.5
+        assert edges[on_line].mean() > 3 * edges[~on_line].mean()  # the photo's disc edges lie under the lines
+    run_training(L.Task(cfg, ds), cfg.loop, cfg)
+    loss = [float(r["loss"]) for r in csv.DictReader((tmp_path / "log.csv").open())]
+    assert np.mean(loss[-5:]) < 0.8 * np.mean(loss[:5])
+    net = L.load_line_detector(str(tmp_path / "checkpoints" / "latest.pt"))
+    assert net.cfg.in_channels == 3 and not net.training
+    with pytest.raises(ValueError, match=r"expected \(B, 3, H, W\)"):
+        net(torch.zeros(1, 1, 128, 128))  # a drawing given to the photo network
+    with pytest.raises(ValueError, match="in_channels=3"):
+        L.Config(input="photo")  # the default model reads drawings
+    with pytest.raises(ValueError, match="AlignedPair"):
+        L.LineDataset([synthetic_pair(0).drawing], 128, 6.0, cfg.degrade, photo_input=True)
+    with pytest.raises(ValueError, match="in_channels"):
+        LineDetectorConfig(in_channels=2)
 
 
 # --------------------------------------------------------------------------- EMA, validation, export command

@@ -23,7 +23,7 @@ from apdraw.data.unpaired import (
 )
 from apdraw.io import save_image
 from apdraw.models.qmupd import QMUPD
-from apdraw.train.loop import LoopConfig, run_training
+from apdraw.train.loop import LoopConfig, TrainingSetupError, run_training
 from apdraw.train.pool import ImagePool
 from apdraw.train.tasks import qmupd as T
 
@@ -349,7 +349,6 @@ def test_quality_metric_is_differentiable_saves_and_drives_the_loss(tmp_path, un
     import csv
 
     assert "quality" in list(csv.DictReader((tmp_path / "q" / "log.csv").open()))[-1]
-    from apdraw.train.loop import TrainingSetupError
 
     bad = tiny_config(tmp_path / "r", 2, data=ucfg, quality_metric=str(tmp_path / "missing.safetensors"))
     with pytest.raises(TrainingSetupError, match="quality_metric"):
@@ -375,6 +374,35 @@ def test_style_teacher_is_frozen_differentiable_and_drives_the_loss(tmp_path, un
     assert all(m is not task.style_teacher for m in task.modules.values())  # not trained, not checkpointed
     with pytest.raises(ValueError, match="style_teacher"):
         tiny_config(tmp_path / "u", 2, data=ucfg, style_teacher=-1.0)
+
+
+def test_edge_network_replaces_the_dog_in_the_relaxed_cycle(tmp_path, unpaired, imagenet_mobilenet_v2):
+    from apdraw.losses.qmupd import line_map, relaxed_cycle_loss
+    from apdraw.models.linedetector import LineDetector, LineDetectorConfig
+
+    ucfg, files = unpaired
+    LineDetector(LineDetectorConfig(channels=(4, 4), in_channels=3)).save(tmp_path / "edge.safetensors")
+    cfg = tiny_config(tmp_path / "e", 2, data=ucfg, edge_net=str(tmp_path / "edge.safetensors"))
+    task = T.Task(cfg, _unpaired_dataset(ucfg, files))
+    run_training(task, cfg.loop, cfg)
+    assert isinstance(task.lines, T.EdgeLines)
+    assert not task.lines.net.training and not any(p.requires_grad for p in task.lines.net.parameters())
+    assert all(m is not task.lines.net for m in task.modules.values())  # frozen: not trained, not checkpointed
+    photo = (torch.rand(1, 3, S, S) * 2 - 1).requires_grad_(True)
+    lines = task.lines(photo)
+    assert lines.shape == (1, 1, S, S) and 0 <= lines.min() and lines.max() <= 1
+    lines.sum().backward()
+    assert photo.grad.abs().sum() > 0  # G_B gets a gradient through it
+    rec = torch.rand(1, 3, S, S) * 2 - 1
+    with torch.no_grad():
+        cycle = task._forward_cycle(photo.detach(), rec)
+        assert torch.equal(cycle, relaxed_cycle_loss(photo.detach(), rec, task.perceptual, lines=task.lines))
+        assert not torch.equal(cycle, relaxed_cycle_loss(photo.detach(), rec, task.perceptual, lines=line_map))
+    LineDetector(LineDetectorConfig(channels=(4, 4))).save(tmp_path / "drawing_lines.safetensors")
+    for bad_path, match in [("drawing_lines.safetensors", "reads drawings"), ("missing.safetensors", "edge_net")]:
+        bad = tiny_config(tmp_path / "b", 2, data=ucfg, edge_net=str(tmp_path / bad_path))
+        with pytest.raises(TrainingSetupError, match=match):
+            run_training(T.Task(bad, _unpaired_dataset(ucfg, files)), bad.loop, bad)
 
 
 def test_handcrafted_style_classifier_separates_textures_without_a_network():
@@ -441,6 +469,10 @@ def test_the_configs_load(tmp_path):
     gpu = load_config(T.Config, root / "qmupd_gpu.yaml")
     pre = load_config(T.Config, root / "qmupd_pretrain.yaml")
     pre_fs2k = load_config(T.Config, root / "qmupd_pretrain_fs2k.yaml")
+    from apdraw.train.tasks import linedetector as L
+
+    edge = load_config(L.Config, root / "edgenet.yaml")
+    assert edge.input == "photo" and edge.model.in_channels == 3
     assert fast.stage == gpu.stage == "unpaired" and pre.stage == pre_fs2k.stage == "pretrain"
     assert pre_fs2k.pretrain_data.source == "fs2k" and pre_fs2k.pretrain_data.sketch_type == -1 and pre_fs2k.generator.style_film
     assert fast.generator.resolution == 256 and gpu.generator.resolution == 512

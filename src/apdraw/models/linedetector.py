@@ -1,4 +1,5 @@
-"""Line detectors Θ_b (black lines) and Θ_w (white lines) of the APDrawingGAN DT loss.
+"""Line detectors Θ_b (black lines) and Θ_w (white lines) of the APDrawingGAN DT loss,
+and the photo edge network of QMUPD's relaxed cycle.
 
 One small U-Net with two output channels: logit of "this pixel is on a thin
 black stroke" and of "this pixel is on a thin white stroke". It is trained
@@ -26,22 +27,30 @@ FORMAT = "apdraw.linedetector/1"
 class LineDetectorConfig:
     channels: tuple[int, ...] = (16, 32, 64, 64)
     norm: NormKind = "batch"
+    in_channels: int = 1  # 1: a drawing (the DT loss's detectors); 3: an RGB photo (the edge network)
+
+    def __post_init__(self) -> None:
+        if self.in_channels not in (1, 3):
+            raise ValueError(f"in_channels must be 1 (drawing) or 3 (photo), got {self.in_channels}")
 
 
 class LineDetector(nn.Module):
-    """(B, 1, H, W) drawing in [-1, 1] -> (B, 2, H, W) logits (black line, white line).
+    """(B, C, H, W) image in [-1, 1] -> (B, 2, H, W) logits (black line, white line).
 
-    H and W must be divisible by 2**len(cfg.channels).
+    C = cfg.in_channels (1: a drawing, 3: an RGB photo); H and W must be divisible by
+    2**len(cfg.channels).
     """
 
     def __init__(self, cfg: LineDetectorConfig | None = None):
         super().__init__()
         self.cfg = cfg or LineDetectorConfig()
-        self.net = UNet(1, 2, self.cfg.channels, self.cfg.norm, dropout=0.0, tanh=False)
+        self.net = UNet(self.cfg.in_channels, 2, self.cfg.channels, self.cfg.norm, dropout=0.0, tanh=False)
         init_weights(self)
 
-    def forward(self, drawing: torch.Tensor) -> torch.Tensor:
-        return self.net(drawing)
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if image.dim() != 4 or image.shape[1] != self.cfg.in_channels:
+            raise ValueError(f"expected (B, {self.cfg.in_channels}, H, W), got shape {tuple(image.shape)}")
+        return self.net(image)
 
     def save(self, path: str | Path) -> Path:
         """safetensors, fp32 (the net is tiny), config in the metadata."""

@@ -68,6 +68,7 @@ from apdraw.models.apdrawinggan import (
 from apdraw.models.projected import ProjectedConfig, ProjectedDiscriminator
 from apdraw.persistence import checkpoint_module, read_checkpoint
 from apdraw.train.loop import Context, LoopConfig, TrainingSetupError, TrainTask, lazy_regularization
+from apdraw.train.tasks.linedetector import load_line_detector
 
 
 @dataclass
@@ -144,19 +145,6 @@ def lr_factor(step: int, total: int, decay_start: float) -> float:
     return 1.0 - max(0, step - start) / (total - start + 1)
 
 
-def load_line_detector(path: str) -> nn.Module | None:
-    """A line detector from a .safetensors export or from a `linedetector` run's checkpoint."""
-    if not path:
-        return None
-    from apdraw.models.linedetector import LineDetector
-
-    if path.endswith(".safetensors"):
-        return LineDetector.load(path)
-    from apdraw.train.tasks.linedetector import detector_from_checkpoint
-
-    return detector_from_checkpoint(path)
-
-
 class Task(TrainTask):
     ema_modules = ("G",)
 
@@ -208,7 +196,7 @@ class Task(TrainTask):
             from apdraw.losses.perceptual import PerceptualLoss
 
             self.perceptual = ctx.prepare(PerceptualLoss(resolution=cfg.projected.resolution))
-        self.dt_loss = ChamferLoss(cfg.loss.dt, self.size, load_line_detector(cfg.loss.line_detector)) if self.use_dt else None
+        self.dt_loss = ChamferLoss(cfg.loss.dt, self.size, load_line_detector(cfg.loss.line_detector)) if self.use_dt else None  # fmt: skip
         if self.dt_loss is not None:
             self.dt_loss = self.dt_loss.to(ctx.device)
         for name, m in self.modules.items():

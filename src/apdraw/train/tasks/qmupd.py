@@ -19,7 +19,8 @@ Two stages:
   - G_B: LSGAN on D_B;
   - relaxed forward cycle λ_A · d(lines(G_B(G_A(a))), lines(a)) and truncation
     λ_A_trunc · d(lines(G_B(trunc(G_A(a)))), lines(a)), d = the MobileNetV2
-    perceptual distance, lines = multi-scale DoG; λ_A and λ_A_trunc follow
+    perceptual distance, lines = multi-scale DoG (or, ``edge_net``, our trained photo edge
+    network); λ_A and λ_A_trunc follow
     SPEC's schedule over the run (``schedule_end``);
   - strict backward cycle λ_B · L1(G_A(G_B(b), style_b), b);
   - D: 0.5·(real + fake) for every D, D_A adds 0.5·(CE_real + CE_fake); fakes
@@ -101,6 +102,9 @@ class Config:
     loss: QMUPDLossConfig = field(default_factory=QMUPDLossConfig)
     # Baselines and ablations (defaults = the paper).
     cycle: Literal["relaxed", "pixel"] = "relaxed"  # pixel = CycleGAN's L1 forward cycle on the photo
+    # The relaxed cycle's line extractor: "" = the weight-free multi-scale DoG; else a photo edge network
+    # (ours; .safetensors or the latest.pt of `apdraw train linedetector -c .../edgenet.yaml`).
+    edge_net: str = ""
     truncation: bool = True  # the truncation loss (λ_A_trunc); off = λ_A_trunc is 0
     style_loss: bool = True  # D_A's class head and the style CE terms
     local_discriminators: bool = True
@@ -210,6 +214,7 @@ class Task(TrainTask):
             from apdraw.losses.perceptual import PerceptualLoss
 
             self.perceptual = ctx.prepare(PerceptualLoss(resolution=cfg.perceptual_resolution))
+            self.lines = line_map if not cfg.edge_net else EdgeLines(ctx.prepare(_load_edge_net(cfg.edge_net)))
             self.quality = None
             if cfg.quality_metric and cfg.loss.lambda_quality > 0:
                 from apdraw.models.quality import QualityMetric
@@ -263,7 +268,7 @@ class Task(TrainTask):
     def _forward_cycle(self, photo: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
         if self.config.cycle == "pixel":
             return (rec - photo).abs().mean()
-        return relaxed_cycle_loss(photo, rec, self.perceptual, lines=line_map)
+        return relaxed_cycle_loss(photo, rec, self.perceptual, lines=self.lines)
 
     def _unpaired_step(self, batch: dict[str, torch.Tensor], step: int, ctx: Context) -> dict[str, float]:
         cfg, lc = self.config, self.config.loss
@@ -473,6 +478,34 @@ def _pretrain_dataset(cfg: Config, size: int) -> torch.utils.data.Dataset:
             raise TrainingSetupError(f"FS2K sketch type {t}: no training pair with a detectable face under {pd.root}")
         parts.append(PairedDrawingDataset(files, size, pd.augment))
     return StyleLabelledPairs(parts)
+
+
+class EdgeLines:
+    """A frozen photo edge network as the relaxed cycle's line extractor.
+
+    (B, 3, H, W) photo in [-1, 1] -> (B, 1, H, W) black-line probability in (0, 1), like
+    :func:`apdraw.losses.qmupd.line_map`; differentiable w.r.t. the photo, the weights fixed.
+    H and W must be divisible by 2**len(net.cfg.channels).
+    """
+
+    def __init__(self, net: torch.nn.Module):
+        self.net = net.eval().requires_grad_(False)
+
+    def __call__(self, photo: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(photo).float()[:, :1])
+
+
+def _load_edge_net(path: str) -> torch.nn.Module:
+    from apdraw.train.tasks.linedetector import load_line_detector
+
+    try:
+        net = load_line_detector(path)
+    except (FileNotFoundError, ValueError, KeyError) as exc:  # WeightsError and CheckpointError are ValueErrors
+        raise TrainingSetupError(f"edge_net: {exc}") from None
+    if net.cfg.in_channels != 3:
+        raise TrainingSetupError(f"edge_net: {path} reads drawings (1 channel), not photos; train one with "
+                                 "`apdraw train linedetector -c src/apdraw/configs/edgenet.yaml`")  # fmt: skip
+    return net
 
 
 def _load_init(modules: dict, path: str) -> None:
