@@ -312,6 +312,9 @@ def targets(r: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+DOC_PLOT = REPO / "docs" / "img" / "sage_quality_by_view.png"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     allow_negative_number_lists(ap)
@@ -325,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drawings-dir", type=Path, default=None, help="default: cache/sage/drawings_<style>")
     ap.add_argument("--sketch-type", type=int, default=0, help="FS2K sketch type of the real references")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "runs" / "sage_eval")
-    ap.add_argument("--plot", type=Path, default=REPO / "docs" / "img" / "sage_quality_by_view.png")
+    ap.add_argument("--plot", type=Path, default=None,
+                    help=f"the quality-by-view figure (default: OUT/quality_by_view.png; with --write-doc {DOC_PLOT.relative_to(REPO)})")
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "SAGE.md", help=argparse.SUPPRESS)
     ap.add_argument("--feature-size", type=int, default=256, help=argparse.SUPPRESS)  # tests only: changes every mnv2 value
     ap.add_argument("--device", default="cpu")
@@ -370,8 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     block = markdown(json.loads(json.dumps(results, default=_json)))
     save_text(args.out / "evidence.md", block)
     print(block)
-    if results["quality"]:
-        plot(results, args.plot)
+    if results["quality"]:  # the docs figure changes only with the docs block (--write-doc)
+        plot(results, args.plot or (DOC_PLOT if args.write_doc else args.out / "quality_by_view.png"))
     if args.write_doc:
         write_doc_block(args.doc, "sage-eval", block, heading="Evidence")
         print(f"wrote the sage-eval block of {args.doc}")
