@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for path in args.merge:
             results.update({int(k) if k.isdigit() else k: v for k, v in json.loads(path.read_text()).items()})
-        methods = list(dict.fromkeys(m for k in results if isinstance(k, int) for m in results[k] if isinstance(results[k][m], dict)))
+        per_style = [[m for m in results[k] if isinstance(results[k][m], dict)] for k in results if isinstance(k, int)]
+        methods = list(dict.fromkeys(m for ms in sorted(per_style, key=len, reverse=True) for m in ms))  # the fullest style's order
         block = table(results, methods)
         print(block)
         if args.write_doc:
