@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for path in args.merge:
             results.update({int(k) if k.isdigit() else k: v for k, v in json.loads(path.read_text()).items()})
-        per_style = [[m for m in results[k] if isinstance(results[k][m], dict)] for k in results if isinstance(k, int)]
-        methods = list(dict.fromkeys(m for ms in sorted(per_style, key=len, reverse=True) for m in ms))  # the fullest style's order
-        block = table(results, methods)
+        block = table(results, method_order(results))
         print(block)
         if args.write_doc:
             from apdraw.io import write_doc_block
@@ -99,14 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     methods = {"qmupd": ("qmupd", args.weights), **{n: ("qmupd", p) for n, p in variants.items()},
                "apdrawinggan": ("apdrawinggan", None), "npr": ("npr", None)}  # fmt: skip
     own_style = {int(k): path for k, path in (v.split("=", 1) for v in args.apdrawinggan_style)}
-    if own_style:  # the row sits after the shipped APDrawingGAN's
-        methods = {**{n: m for n, m in methods.items() if n != "npr"}, OWN_STYLE: ("apdrawinggan", None), "npr": methods["npr"]}
     results: dict = {}
     t0 = time.perf_counter()
     for k in [int(x) for x in args.styles.split(",")]:
         val = pairs(k, "val", args.limit)
-        style_methods = {n: (s, own_style[k]) if n == OWN_STYLE else (s, w) for n, (s, w) in methods.items()
-                         if n != OWN_STYLE or k in own_style}  # fmt: skip
+        style_methods = dict(methods)
+        if k in own_style:  # its row sits after the shipped APDrawingGAN's
+            npr = style_methods.pop("npr")
+            style_methods.update({OWN_STYLE: ("apdrawinggan", own_style[k]), "npr": npr})
         drawers = {n: build_drawer(f"{s}:{k}" if s == "qmupd" else s, w) for n, (s, w) in style_methods.items()}
         drawn: dict[str, list[np.ndarray]] = {n: [] for n in style_methods}
         refs, keys = [], []
@@ -137,13 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     if len(results) < 4:  # not all three styles: tabulate later with --merge
         return 0
-    block = table(results, list(methods))
+    block = table(results, method_order(results))
     print(block)
     if args.write_doc:
         from apdraw.io import write_doc_block
 
         write_doc_block(REPO / "docs" / "QMUPD.md", "qmupd-eval", block, heading="Evidence")
     return 0
+
+
+def method_order(results: dict) -> list[str]:
+    """Every method scored in ``results``, in the order of the style that has the most of them."""
+    per_style = [[m for m in results[k] if isinstance(results[k][m], dict)] for k in results if isinstance(k, int)]
+    return list(dict.fromkeys(m for ms in sorted(per_style, key=len, reverse=True) for m in ms))
 
 
 def table(results: dict, methods: list[str]) -> str:

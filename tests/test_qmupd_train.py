@@ -605,7 +605,8 @@ def test_eval_table_keeps_a_method_that_only_some_styles_have():
            "fid_mnv2_floor": 40.0, "kid_mnv2_floor": 0.0}  # fmt: skip
     head = {"n": 3, "style_acc_ceiling": 1.0, "style_acc_hc_ceiling": 1.0, "swd_floor": 20.0}
     results = {0: {**head, "qmupd": row}, 1: {**head, "qmupd": row, eval_qmupd.OWN_STYLE: dict(row, chamfer=1.25)}}
-    text = eval_qmupd.table(results, ["qmupd", eval_qmupd.OWN_STYLE])
+    assert eval_qmupd.method_order(results) == ["qmupd", eval_qmupd.OWN_STYLE]
+    text = eval_qmupd.table(results, eval_qmupd.method_order(results))
     style0, style1 = text.split("**Style 1**")
     assert eval_qmupd.OWN_STYLE not in style0
     assert f"| {eval_qmupd.OWN_STYLE} | 100% | 50% | 1.25 |" in style1

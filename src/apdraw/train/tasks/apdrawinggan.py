@@ -196,7 +196,7 @@ class Task(TrainTask):
             from apdraw.losses.perceptual import PerceptualLoss
 
             self.perceptual = ctx.prepare(PerceptualLoss(resolution=cfg.projected.resolution))
-        self.dt_loss = ChamferLoss(cfg.loss.dt, self.size, load_line_detector(cfg.loss.line_detector)) if self.use_dt else None  # fmt: skip
+        self.dt_loss = ChamferLoss(cfg.loss.dt, self.size, load_line_detector(cfg.loss.line_detector)) if self.use_dt else None
         if self.dt_loss is not None:
             self.dt_loss = self.dt_loss.to(ctx.device)
         for name, m in self.modules.items():
